@@ -73,3 +73,7 @@ class TrainingError(DenError):
 
 class TrainingCanceledError(TrainingError):
     """A training run was canceled (cooperatively, by request); nothing was pushed."""
+
+
+class ServedModelNotFoundError(ModelNotFoundError, ValueError):
+    """A den ref handed to caikit names no model (a ValueError too: caikit runtime answers 404)."""

@@ -1,7 +1,7 @@
 """caikit data model objects returned by the MedCAT module's tasks."""
 
 # No `from __future__ import annotations`: caikit reads the field types at class creation.
-from typing import List
+from typing import List  # noqa: UP035 (caikit 0.29 reads typing.List)
 
 from caikit.core.data_model import DataObjectBase, dataobject
 
@@ -26,7 +26,7 @@ class LinkedEntity(DataObjectBase):  # type: ignore[misc]
     text: str
     cui: str
     pretty_name: str
-    type_ids: List[str]  # noqa: UP006 (caikit reads typing.List)
+    type_ids: List[str]  # noqa: UP006
     score: float
     accuracy: float
     detected_name: str

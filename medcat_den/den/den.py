@@ -318,14 +318,18 @@ class Den:
         default_name: str,
         source: str | None,
     ) -> ModelInfo:
+        for p in parents or []:
+            if not self.backend.exists(manifest_key(p)):
+                raise ModelNotFoundError(f"parent model {p} is not in {self.label}")
         sizes = scan_pack_folder(folder)
         if ".schema.json" not in sizes and "cdb/.schema.json" not in sizes:
             raise InvalidPackError(f"{folder} is not a MedCAT model pack (no .schema.json)")
+        substance, per_file = pack_substance(folder, sizes)
         files = {
-            rel: FileEntry(blob=sha256_file(os.path.join(folder, rel)), size=size)
+            rel: FileEntry(blob=sha256_file(os.path.join(folder, rel)), size=size,
+                           substance=per_file.get(rel))
             for rel, size in sorted(sizes.items())
         }
-        substance = pack_substance(folder, files)
         existing = self._existing_for_substance(substance)
         if existing is not None:
             logger.info("push: same content as model %s, nothing stored", existing)
@@ -333,9 +337,8 @@ class Den:
                                     aliases or [], new=False)
         if parents is None:
             parents = [source] if source else []
-        for p in parents:
-            if not self.backend.exists(manifest_key(p)):
-                raise ModelNotFoundError(f"parent model {p} is not in {self.label}")
+        folder_sha = {rel: e.blob for rel, e in files.items()}
+        files = self._reuse_parent_bytes(files, parents)
         card = _read_model_card(folder)
         manifest = PackManifest(
             substance=substance,
@@ -351,7 +354,7 @@ class Den:
         if self.policy is not None:
             self.policy.check_push(self, manifest)
         cid = manifest.content_id
-        self._upload_blobs(folder, files)
+        self._upload_blobs(folder, files, folder_sha)
         self.backend.put_bytes_if_absent(manifest_key(cid), manifest.to_bytes())
         index_key = f"substance/{substance}"
         if not self.backend.put_bytes_if_absent(index_key, cid.encode()):
@@ -362,6 +365,28 @@ class Den:
                 cid = winner
         logger.info("pushed model %s (%d files, %d bytes)", cid, len(files), manifest.size)
         return self._name_model(cid, name or default_name, aliases or [], new=True)
+
+    def _reuse_parent_bytes(
+        self, files: dict[str, FileEntry], parents: list[str]
+    ) -> dict[str, FileEntry]:
+        """Point unchanged files at the parent's blobs.
+
+        A re-save rewrites bytes of files whose content did not change (set
+        order in pickles, load-time paths); the parent's bytes are an equally
+        valid serialisation, so a derivative costs only the files it changed.
+        """
+        out = dict(files)
+        for parent in parents:
+            try:
+                parent_files = self._load_manifest(parent).files
+            except ModelNotFoundError:
+                continue
+            for rel, entry in files.items():
+                old = parent_files.get(rel)
+                if (old is not None and entry.substance is not None
+                        and old.substance == entry.substance and old.blob != entry.blob):
+                    out[rel] = old
+        return out
 
     def _existing_for_substance(self, substance: str) -> str | None:
         try:
@@ -374,13 +399,18 @@ class Den:
         entry = self._names_index().get(cid)
         return entry[0] if entry else default
 
-    def _upload_blobs(self, folder: str, files: dict[str, FileEntry]) -> None:
+    def _upload_blobs(
+        self, folder: str, files: dict[str, FileEntry], folder_sha: dict[str, str]
+    ) -> None:
         todo = {e.blob: (rel, e.size) for rel, e in files.items()}
         with tqdm(total=sum(s for _, s in todo.values()), unit="B", unit_scale=True,
                   desc="push", leave=False) as bar:
             for sha, (rel, size) in sorted(todo.items()):
                 key = blob_key(sha)
                 if not self.backend.exists(key):
+                    if folder_sha.get(rel) != sha:
+                        raise IntegrityError(
+                            f"blob {sha[:16]}… of the parent model is missing from the den")
                     self.backend.put_file_if_absent(key, os.path.join(folder, rel))
                 bar.update(size)
 

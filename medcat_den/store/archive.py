@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import stat
 import zipfile
+import zlib
 
 from medcat_den.errors import InvalidNameError, InvalidPackError, UnsafeArchiveError
 from medcat_den.store.names import validate_pack_path
@@ -71,7 +72,7 @@ def _check_member(info: zipfile.ZipInfo) -> str | None:
     mode = (info.external_attr >> 16) & 0xFFFF
     if stat.S_ISLNK(mode):
         raise UnsafeArchiveError(f"archive entry {name!r} is a link")
-    if mode and not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+    if stat.S_IFMT(mode) and not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
         raise UnsafeArchiveError(f"archive entry {name!r} is a special file")
     if name.startswith(("/", "\\")) or (len(name) > 1 and name[1] == ":"):
         raise UnsafeArchiveError(f"archive entry {name!r} has an absolute path")
@@ -109,14 +110,17 @@ def extract_zip_safely(zip_path: str, dest: str, max_bytes: int | None = None) -
             if not os.path.abspath(target).startswith(os.path.abspath(dest) + os.sep):
                 raise UnsafeArchiveError(f"archive entry {info.filename!r} escapes the target")
             os.makedirs(os.path.dirname(target), exist_ok=True)
-            with zf.open(info) as src, open(target, "xb") as out:
-                while chunk := src.read(1024 * 1024):
-                    written += len(chunk)
-                    if written > limit:
-                        raise UnsafeArchiveError(
-                            f"archive {zip_path} expands past the limit of {limit} bytes"
-                        )
-                    out.write(chunk)
+            try:
+                with zf.open(info) as src, open(target, "xb") as out:
+                    while chunk := src.read(1024 * 1024):
+                        written += len(chunk)
+                        if written > limit:
+                            raise UnsafeArchiveError(
+                                f"archive {zip_path} expands past the limit of {limit} bytes"
+                            )
+                        out.write(chunk)
+            except (zipfile.BadZipFile, zlib.error, EOFError) as e:
+                raise InvalidPackError(f"archive {zip_path} is corrupt at {rel!r}: {e}") from e
     return _pack_root(dest)
 
 

@@ -170,11 +170,14 @@ def file_substance(path: str, rel: str) -> bytes:
     return b"raw:" + h.digest()
 
 
-def pack_substance(folder: str, files: Iterable[str]) -> str:
-    """The substance digest (hex) of the pack in ``folder`` with the given relative files."""
+def pack_substance(folder: str, files: Iterable[str]) -> tuple[str, dict[str, str]]:
+    """The substance digest (hex) of a pack folder, and each file's own (save-time files: none)."""
     top = hashlib.sha256(b"medcat-den/substance/1\n")
+    per_file: dict[str, str] = {}
     for rel in sorted(files):
         if is_save_time_path(rel):
             continue
-        top.update(rel.encode() + b"\0" + file_substance(os.path.join(folder, rel), rel) + b"\n")
-    return top.hexdigest()
+        digest = file_substance(os.path.join(folder, rel), rel)
+        per_file[rel] = hashlib.sha256(digest).hexdigest()
+        top.update(rel.encode() + b"\0" + digest + b"\n")
+    return top.hexdigest(), per_file

@@ -31,6 +31,9 @@ class FileEntry(BaseModel):
 
     blob: str
     size: int
+    #: digest of the file's substance (see ``canonical``); lets a derivative reuse
+    #: its parent's bytes for files whose content did not change. Not part of the id.
+    substance: str | None = None
 
 
 class PackManifest(BaseModel):

@@ -35,7 +35,7 @@ def capture_rng() -> dict[str, Any]:
         "torch": torch.get_rng_state(),
         "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
         "python": [random.getstate()[0], list(random.getstate()[1]), random.getstate()[2]],
-        "numpy": [np_state[0], np_state[1].tolist(), *np_state[2:]],  # type: ignore[index,union-attr,misc]
+        "numpy": [np_state[0], np_state[1].tolist(), *np_state[2:]],  # type: ignore[index]
     }
 
 

@@ -52,6 +52,6 @@ class TrainableComponent(Protocol):
         """Finish training (e.g. re-embed names with the trained model)."""
         ...
 
-    def train(self, mode: bool) -> None:
+    def train(self, mode: bool) -> object:
         """Switch between train mode (``True``) and evaluation mode (``False``)."""
         ...

@@ -1,0 +1,20 @@
+"""``python -m medcat_den``: the CLI, or ``--with-injection`` to run a program with the den injected."""
+
+from __future__ import annotations
+
+import sys
+
+
+def _main() -> int:
+    argv = sys.argv[1:]
+    if argv and argv[0] == "--with-injection":
+        from medcat_den.injection.runner import main as run_injected
+
+        return run_injected(argv)
+    from medcat_den.cli.main import main
+
+    return main(argv)
+
+
+if __name__ == "__main__":
+    sys.exit(_main())

@@ -1,0 +1,73 @@
+"""Which den the caikit components use, as a small serialisable spec.
+
+The finder's config names the den; the same spec travels in the ModuleConfig it
+returns so that whichever initializer runs can reopen that den (see
+adrs/0401-finder-hands-a-resolved-ref.md). Keys (all optional; unset = the
+``get_default_den()`` resolution: environment, then the user's local den):
+
+    den_type:        backend type (LOCAL_USER, LOCAL_MACHINE, S3, ...)
+    den_path:        folder of a local den (or the backend's path setting)
+    den_config_file: a den YAML config naming backends
+    den_backend:     which backend of that config file
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from medcat.cat import CAT
+
+from medcat_den.caikit.pack_loading import WARM_UP_TEXT, load_cat, validate_device
+from medcat_den.den import Den, get_default_den
+from medcat_den.den.den import _remember_source
+from medcat_den.errors import ConfigError
+
+DEN_SPEC_KEYS = ("den_type", "den_path", "den_config_file", "den_backend")
+
+
+def den_spec(config: Mapping[str, Any], owner: str) -> dict[str, str]:
+    """The den keys of ``config`` that are set, validated as strings."""
+    spec: dict[str, str] = {}
+    for key in DEN_SPEC_KEYS:
+        value = config.get(key)
+        if value is None or value == "":
+            continue
+        if not isinstance(value, str):
+            raise ConfigError(f"{owner}: {key} must be a string, got {type(value).__name__}")
+        spec[key] = value
+    return spec
+
+
+def open_den(spec: Mapping[str, Any]) -> Den:
+    return get_default_den(
+        den_type=spec.get("den_type") or None,
+        path=spec.get("den_path") or None,
+        config_file=spec.get("den_config_file") or None,
+        backend_name=spec.get("den_backend") or None,
+    )
+
+
+def fetch_cat(
+    den: Den,
+    content_id: str,
+    *,
+    config_dict: dict[str, Any] | None = None,
+    device: str | None = None,
+    warm_up: bool = False,
+) -> CAT:
+    """Load a den model as a CAT through the den (verified, policies applied, source recorded)."""
+    device = validate_device(device)
+    if device is None:
+        cat = den.fetch_model(content_id, config_dict=config_dict or None)
+    else:
+        # Den.fetch_model has no addon_config_dict, so device overrides load the
+        # materialised pack here and then apply what fetch_model would.
+        with den.materialise(content_id) as pack:
+            cat = load_cat(pack, config_dict=config_dict, device=device)
+        _remember_source(cat, content_id, den.info(content_id).name)
+        if den.policy is not None:
+            den.policy.on_fetched(den, cat, content_id)
+    if warm_up:
+        cat.get_entities(WARM_UP_TEXT)
+    return cat

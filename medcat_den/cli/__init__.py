@@ -1,0 +1,1 @@
+"""The ``medcat-den`` command line (also ``python -m medcat_den``)."""

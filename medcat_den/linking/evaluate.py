@@ -1,0 +1,63 @@
+"""``evaluate(cat, export)``: micro precision / recall / F1 of a MedCAT model on an export.
+
+Strict: same document, start, end and CUI. Lenient: same document and CUI with
+overlapping spans (each prediction / annotation counted once).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from typing import Any
+
+from tqdm.auto import tqdm
+
+from medcat_den.linking.export_data import parse_export
+
+Span = tuple[int, int, int, str]  # doc index, start, end, cui
+
+
+def _prf(tp: int, fp: int, fn: int) -> tuple[float, float, float]:
+    p = tp / (tp + fp) if tp + fp else 0.0
+    r = tp / (tp + fn) if tp + fn else 0.0
+    f = 2 * p * r / (p + r) if p + r else 0.0
+    return p, r, f
+
+
+def span_metrics(gold: Iterable[Span], pred: Iterable[Span]) -> dict[str, float]:
+    gold_s, pred_s = set(gold), set(pred)
+    tp = len(gold_s & pred_s)
+    fp, fn = len(pred_s) - tp, len(gold_s) - tp
+    p, r, f = _prf(tp, fp, fn)
+    by_key: dict[tuple[int, str], list[tuple[int, int]]] = defaultdict(list)
+    for d, s, e, c in gold_s:
+        by_key[(d, c)].append((s, e))
+    pred_by_key: dict[tuple[int, str], list[tuple[int, int]]] = defaultdict(list)
+    for d, s, e, c in pred_s:
+        pred_by_key[(d, c)].append((s, e))
+    l_tp_pred = sum(1 for d, s, e, c in pred_s
+                    if any(gs < e and s < ge for gs, ge in by_key.get((d, c), [])))
+    l_tp_gold = sum(1 for d, s, e, c in gold_s
+                    if any(ps < e and s < pe for ps, pe in pred_by_key.get((d, c), [])))
+    l_fp, l_fn = len(pred_s) - l_tp_pred, len(gold_s) - l_tp_gold
+    lp = l_tp_pred / len(pred_s) if pred_s else 0.0
+    lr = l_tp_gold / len(gold_s) if gold_s else 0.0
+    lf = 2 * lp * lr / (lp + lr) if lp + lr else 0.0
+    return {"precision": p, "recall": r, "f1": f, "tp": float(tp), "fp": float(fp),
+            "fn": float(fn), "lenient_precision": lp, "lenient_recall": lr, "lenient_f1": lf,
+            "lenient_tp": float(l_tp_gold), "lenient_fp": float(l_fp), "lenient_fn": float(l_fn)}
+
+
+def evaluate(cat: Any, export: dict[str, Any]) -> dict[str, float]:
+    """Micro P/R/F1 (strict and lenient) with tp/fp/fn of ``cat`` on ``export``."""
+    docs = parse_export(export, None, require_annotations=False)
+    gold: list[Span] = []
+    pred: list[Span] = []
+    for i, d in enumerate(tqdm(docs, desc="Evaluating", leave=False)):
+        gold += [(i, s, e, c) for s, e, c in d.annotations]
+        doc = cat(d.text)
+        if doc is None:
+            continue
+        pred += [(i, ent.base.start_char_index, ent.base.end_char_index, ent.cui)
+                 for ent in doc.linked_ents if ent.cui]
+    return span_metrics(gold, pred)

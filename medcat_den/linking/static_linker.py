@@ -1,0 +1,401 @@
+"""``EmbeddingLinker``: the static embedding linker (MedCAT core linking component).
+
+Registered as ``medcat_den_embedding_linker``. Links each candidate (NER
+dictionary matches, optionally generated n-grams) by comparing the
+transformer embedding of the mention in its context window with the
+embeddings of the CDB's names (chunked matmul + top-k). Honours
+``config.general.show_nested_entities`` and the linking CUI filters.
+
+Config keys: see :mod:`medcat_den.linking.config`. Saved files (component
+folder ``components/core_linking``): ``linker.json`` (model reference, flags),
+``trained.safetensors`` (projection / unfrozen layers / rejection head, when
+present), ``targets.json`` + ``target_embeddings.safetensors`` and, for
+local models only, ``base_model/`` (byte-identical copies of the base files).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from medcat.components.types import AbstractEntityProvidingComponent, CoreComponentType
+from medcat.storage.serialisables import AbstractManualSerialisable
+from medcat.tokenizing.tokens import MutableDocument, MutableEntity
+from medcat.utils.postprocessing import filter_linked_annotations
+from safetensors.torch import load_file, save_file
+from torch import Tensor
+
+from medcat_den.errors import InvalidPackError
+from medcat_den.linking.candidates import (
+    KIND_DICT,
+    CandidateGenerator,
+    Mention,
+    abbreviation_occurrences,
+    find_abbreviations,
+    snippet,
+    token_bounds,
+    tokens_for_span,
+)
+from medcat_den.linking.config import (
+    STATIC_LINKER_NAME,
+    EmbeddingLinkingConfig,
+    ensure_embedding_config,
+)
+from medcat_den.linking.context_model import ContextModel
+from medcat_den.linking.mention_scorer import MentionScorer, scalar_features
+from medcat_den.linking.model_ref import BASE_MODEL_FOLDER, ModelRef
+from medcat_den.linking.name_index import EMB_FILE, NameIndex
+
+logger = logging.getLogger(__name__)
+
+META_FILE = "linker.json"
+TRAINED_FILE = "trained.safetensors"
+FORMAT_VERSION = 1
+
+
+class EmbeddingLinker(AbstractEntityProvidingComponent, AbstractManualSerialisable):
+    """Static embedding linker (see module docstring)."""
+
+    name = STATIC_LINKER_NAME
+
+    def __init__(self, cdb: Any, config: Any, tokenizer: Any,
+                 component_folder: str | None = None) -> None:
+        super().__init__()
+        self.cdb = cdb
+        self.config = config
+        self.tokenizer = tokenizer
+        self.cnf: EmbeddingLinkingConfig = ensure_embedding_config(config)
+        meta = self._read_meta(component_folder) if component_folder else None
+        if meta is not None and component_folder is not None:
+            self.ref = ModelRef.from_stored(str(meta["model_ref"]), component_folder)
+        else:
+            self.ref = ModelRef.from_name(self.cnf.embedding_model_name)
+        self._base_files = self._read_base_files()
+        torch.manual_seed(self.cnf.seed)
+        self.context_model = ContextModel(self.ref, self.cnf)
+        self.scorer: MentionScorer | None = None
+        self.scorer_trained = False
+        self._init_trainable_parts()
+        if meta is not None and component_folder is not None:
+            self._load_trained(component_folder, meta)
+        self.index = NameIndex(self.cnf.train_on_names, config.general.separator)
+        if component_folder and os.path.exists(os.path.join(component_folder, EMB_FILE)):
+            self.index.load(component_folder, cdb)
+        self._generator: CandidateGenerator | None = None
+        self.refresh_names()
+
+    # ----------------------------------------------------------------- setup
+    @staticmethod
+    def _read_meta(folder: str) -> dict[str, Any] | None:
+        path = os.path.join(folder, META_FILE)
+        if not os.path.exists(path):
+            return None
+        try:
+            with open(path, encoding="utf-8") as f:
+                meta: dict[str, Any] = json.load(f)
+        except (OSError, ValueError) as err:
+            raise InvalidPackError(f"unreadable linker metadata {path!r}: {err}") from err
+        if meta.get("format") != FORMAT_VERSION:
+            raise InvalidPackError(f"linker metadata {path!r} has unknown format")
+        return meta
+
+    def _read_base_files(self) -> dict[str, bytes]:
+        if self.ref.kind != "local":
+            return {}
+        files = {}
+        for entry in sorted(os.listdir(self.ref.value)):
+            p = os.path.join(self.ref.value, entry)
+            if os.path.isfile(p) and not os.path.islink(p):
+                with open(p, "rb") as f:
+                    files[entry] = f.read()
+        return files
+
+    def _init_trainable_parts(self) -> None:
+        """Hook for the trainable subclass (creates the rejection head)."""
+
+    def _make_scorer(self) -> MentionScorer:
+        h = self.context_model.model.hidden_size
+        return MentionScorer(h, h).to(self.context_model.device)
+
+    def _load_trained(self, folder: str, meta: dict[str, Any]) -> None:
+        path = os.path.join(folder, TRAINED_FILE)
+        if not os.path.exists(path):
+            return
+        state = load_file(path)
+        model_sd = {k[len("model."):]: v for k, v in state.items() if k.startswith("model.")}
+        scorer_sd = {k[len("scorer."):]: v for k, v in state.items()
+                     if k.startswith("scorer.")}
+        missing = set(model_sd) - set(self.context_model.model.state_dict())
+        if missing:
+            raise InvalidPackError(f"{path!r} has weights the model lacks: {sorted(missing)[:3]}")
+        self.context_model.model.load_state_dict(model_sd, strict=False)
+        if scorer_sd:
+            if self.scorer is None:
+                self.scorer = self._make_scorer()
+            self.scorer.load_state_dict(scorer_sd)
+            self.scorer.eval()
+        self.scorer_trained = bool(meta.get("scorer_trained", False)) and bool(scorer_sd)
+
+    def get_type(self) -> CoreComponentType:
+        return CoreComponentType.linking
+
+    @classmethod
+    def create_new_component(cls, cnf: Any, tokenizer: Any, cdb: Any, vocab: Any,
+                             model_load_path: str | None) -> EmbeddingLinker:
+        return cls(cdb, cdb.config, tokenizer)
+
+    # ----------------------------------------------------------- embeddings
+    def embed_texts(self, texts: list[str]) -> Tensor:
+        return self.context_model.embed_names(texts)
+
+    def refresh_names(self, full: bool = False) -> int:
+        """Embed names added to the CDB since the last embedding (all if ``full``)."""
+        n = self.index.sync(self.cdb, self.embed_texts, full=full)
+        if full or n:
+            self._generator = None
+        return n
+
+    def generator(self) -> CandidateGenerator:
+        if self._generator is None:
+            self._generator = CandidateGenerator(
+                list(self.cdb.name2info), self.config.general.separator,
+                self.cnf.generator_max_ngram, self.cnf.generator_similarity_threshold,
+                self.cnf.generator_max_spans_per_doc)
+        return self._generator
+
+    # ------------------------------------------------------------ inference
+    def candidates(self, doc: MutableDocument, ents: list[MutableEntity]) -> list[Mention]:
+        mentions = [Mention(e.base.start_index, e.base.end_index, e.base.start_char_index,
+                            e.base.end_char_index, KIND_DICT, list(e.link_candidates), e)
+                    for e in ents]
+        if self.cnf.use_candidate_generator:
+            taken = {(m.start_tok, m.end_tok) for m in mentions}
+            allowed = self.index.allowed_mask(self.cnf.filters)
+            mentions += self.generator().propose(
+                doc, taken, self.embed_texts,
+                lambda mat: self.index.topk(mat, 1, self.cnf.name_chunk_size, allowed)[0][:, 0])
+        return mentions
+
+    def encode_mentions(self, doc: MutableDocument, mentions: list[Mention]
+                        ) -> tuple[Tensor, Tensor]:
+        text = doc.base.text
+        bounds = token_bounds(doc)
+        pairs = [snippet(text, bounds, m, self.cnf.context_window_size) for m in mentions]
+        return self.context_model.pooled([p[0] for p in pairs], [p[1] for p in pairs],
+                                         desc="Embedding mentions")
+
+    def link(self, queries: Tensor, mentions: list[Mention]
+             ) -> tuple[list[str | None], Tensor, Tensor]:
+        """Best CUI, its similarity and the best other-CUI similarity per mention."""
+        filters = self.cnf.filters
+        n = len(mentions)
+        cuis: list[str | None] = [None] * n
+        s1 = torch.full((n,), -1.0)
+        s2 = torch.full((n,), -1.0)
+        q = queries.detach().float().cpu()
+        glob = []
+        for i, m in enumerate(mentions):
+            if not (m.ner_cuis and self.cnf.use_ner_link_candidates):
+                glob.append(i)
+                continue
+            allowed = [c for c in m.ner_cuis if filters.check_filters(c)]
+            tg = sorted({t for c in allowed for t in self.index.cui_targets.get(c, [])})
+            if not tg:
+                continue
+            sc = self.index.embeddings[torch.tensor(tg, dtype=torch.long)].float() @ q[i]
+            order = torch.argsort(sc, descending=True, stable=True).tolist()
+            allowed_set = set(allowed)
+            best = next(c for c in self.index.target_cuis[tg[order[0]]] if c in allowed_set)
+            cuis[i], s1[i] = best, float(sc[order[0]])
+            for j in order[1:]:
+                if best not in self.index.target_cuis[tg[j]]:
+                    s2[i] = float(sc[j])
+                    break
+        if glob:
+            mask = self.index.allowed_mask(filters)
+            sc, ix = self.index.topk(q[torch.tensor(glob)], 8, self.cnf.name_chunk_size, mask)
+            for row, i in enumerate(glob):
+                best_cui: str | None = None
+                for s, t in zip(sc[row].tolist(), ix[row].tolist(), strict=True):
+                    if s == float("-inf"):
+                        break
+                    cui = self.index.cui_of(t, filters.check_filters)
+                    if best_cui is None:
+                        best_cui, s1[i] = cui, s
+                        cuis[i] = cui
+                    elif cui != best_cui:
+                        s2[i] = s
+                        break
+        return cuis, s1, s2
+
+    def mention_features(self, doc_text: str, mentions: list[Mention], q: Tensor,
+                         window: Tensor, s1: Tensor, s2: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        kinds = torch.tensor([m.kind for m in mentions])
+        ntok = torch.tensor([m.end_tok - m.start_tok + 1 for m in mentions])
+        gen = torch.tensor([m.gen_sim for m in mentions])
+        upper = torch.tensor([_upper_ratio(doc_text[m.start_char:m.end_char])
+                              for m in mentions])
+        dev = self.context_model.device
+        scal = scalar_features(s1, s2, gen, kinds, ntok, upper).to(dev)
+        return q.to(dev), F.normalize(window.to(dev).float(), dim=-1), scal
+
+    def _scores(self, doc: MutableDocument, mentions: list[Mention]
+                ) -> tuple[list[str | None], Tensor, Tensor]:
+        mention_vecs, window = self.encode_mentions(doc, mentions)
+        with torch.inference_mode():
+            q = self.context_model.project(mention_vecs)
+            cuis, s1, s2 = self.link(q, mentions)
+            if self.scorer is not None and self.scorer_trained and self.cnf.use_rejection:
+                self.scorer.eval()
+                feats = self.mention_features(doc.base.text, mentions, q, window, s1, s2)
+                prob = torch.sigmoid(self.scorer(*feats)).float().cpu()
+                keep = prob >= self.cnf.rejection_threshold
+            else:
+                prob = s1.clone()
+                keep = torch.ones(len(mentions), dtype=torch.bool)
+        keep &= s1 >= self.cnf.link_similarity_threshold
+        return cuis, s1, torch.where(keep, prob, torch.full_like(prob, float("nan")))
+
+    def _before_inference(self) -> None:
+        if self.index.is_stale(self.cdb):
+            self.refresh_names()
+
+    def predict_entities(self, doc: MutableDocument, ents: list[MutableEntity] | None = None
+                         ) -> list[MutableEntity]:
+        if ents is None:
+            raise ValueError("the embedding linker needs the NER's entities")
+        self._before_inference()
+        mentions = self.candidates(doc, ents)
+        if not mentions:
+            return []
+        chosen: list[tuple[Mention, str, float, float]] = []
+        bs = max(1, self.cnf.linking_batch_size)
+        for start in range(0, len(mentions), bs):
+            part = mentions[start:start + bs]
+            cuis, s1, prob = self._scores(doc, part)
+            for m, cui, s, p in zip(part, cuis, s1.tolist(), prob.tolist(), strict=True):
+                if cui is not None and p == p:  # NaN marks rejected
+                    chosen.append((m, cui, s, p))
+        return self._select(doc, chosen)
+
+    def _entity(self, doc: MutableDocument, m: Mention) -> MutableEntity:
+        if m.entity is not None:
+            return m.entity  # type: ignore[no-any-return]
+        ent: MutableEntity = doc[m.start_tok:m.end_tok + 1]
+        ent.detected_name = ent.base.text.lower().replace(" ", self.config.general.separator)
+        return ent
+
+    def _select(self, doc: MutableDocument, chosen: list[tuple[Mention, str, float, float]]
+                ) -> list[MutableEntity]:
+        nested = bool(self.config.general.show_nested_entities)
+        if not nested and self.cnf.overlap_resolution == "score":
+            chosen.sort(key=lambda c: (-c[3], -(c[0].end_char - c[0].start_char), c[0].start_char))
+            used: set[int] = set()
+            kept = []
+            for c in chosen:
+                toks = set(range(c[0].start_tok, c[0].end_tok + 1))
+                if toks & used:
+                    continue
+                used |= toks
+                kept.append(c)
+            chosen = kept
+        ents: list[MutableEntity] = []
+        for m, cui, s, p in chosen:
+            ent = self._entity(doc, m)
+            ent.cui = cui
+            ent.context_similarity = s
+            ent.confidence = p
+            ents.append(ent)
+        if self.cnf.use_abbreviations:
+            ents += self._abbreviations(doc, ents)
+        return filter_linked_annotations(doc, ents, nested)
+
+    def _abbreviations(self, doc: MutableDocument, ents: list[MutableEntity]
+                       ) -> list[MutableEntity]:
+        text = doc.base.text
+        linked = [(e.base.start_char_index, e.base.end_char_index, e.cui) for e in ents]
+        abbrs = find_abbreviations(text, linked)
+        if not abbrs:
+            return []
+        bounds = token_bounds(doc)
+        used = {t for e in ents for t in range(e.base.start_index, e.base.end_index + 1)}
+        out: list[MutableEntity] = []
+        for abbr, cui in sorted(abbrs.items()):
+            if not self.cnf.filters.check_filters(cui):
+                continue
+            for start, end in abbreviation_occurrences(text, abbr):
+                rng = tokens_for_span(bounds, start, end)
+                if rng is None or bounds[rng[0]][0] != start or bounds[rng[1]][1] != end:
+                    continue
+                toks = set(range(rng[0], rng[1] + 1))
+                if toks & used:
+                    continue
+                used |= toks
+                m = Mention(rng[0], rng[1], start, end, KIND_DICT)
+                ent = self._entity(doc, m)
+                ent.cui = cui
+                ent.context_similarity = 1.0
+                out.append(ent)
+        return out
+
+    # -------------------------------------------------------- serialisation
+    def trained_state(self) -> dict[str, Tensor]:
+        state = {f"model.{k}": v for k, v in self.context_model.model.trainable_state().items()}
+        if self.scorer is not None:
+            state.update({f"scorer.{k}": v.detach().cpu().contiguous()
+                          for k, v in self.scorer.state_dict().items()})
+        return state
+
+    def meta(self) -> dict[str, Any]:
+        return {"format": FORMAT_VERSION, "class": type(self).__name__,
+                "model_ref": self.ref.stored(), "scorer_trained": self.scorer_trained}
+
+    def serialise_to(self, folder_path: str) -> None:
+        self._before_save()
+        os.makedirs(folder_path, exist_ok=True)
+        with open(os.path.join(folder_path, META_FILE), "w", encoding="utf-8") as f:
+            json.dump(self.meta(), f, indent=2, sort_keys=True)
+        state = self.trained_state()
+        if state:
+            save_file(state, os.path.join(folder_path, TRAINED_FILE))
+        self.index.save(folder_path)
+        if self._base_files:
+            base = os.path.join(folder_path, BASE_MODEL_FOLDER)
+            os.makedirs(base, exist_ok=True)
+            for name, data in self._base_files.items():
+                with open(os.path.join(base, name), "wb") as f:
+                    f.write(data)
+
+    def _before_save(self) -> None:
+        """Hook: the trainable subclass flushes pending training examples."""
+
+    @classmethod
+    def deserialise_from(cls, folder_path: str, **init_kwargs: Any) -> EmbeddingLinker:
+        cdb = init_kwargs["cdb"]
+        return cls(cdb, cdb.config, init_kwargs["tokenizer"], component_folder=folder_path)
+
+    def get_hash(self) -> str:
+        """Hash of model reference, base weights, trained weights and linker settings."""
+        h = hashlib.sha256()
+        h.update(type(self).__name__.encode())
+        h.update(self.ref.stored().encode())
+        for name, data in sorted(self._base_files.items()):
+            h.update(name.encode())
+            h.update(hashlib.sha256(data).digest())
+        settings = self.cnf.model_dump(exclude={"filters", "train"})
+        h.update(json.dumps(settings, sort_keys=True, default=str).encode())
+        h.update(json.dumps(self.meta(), sort_keys=True).encode())
+        for k, v in sorted(self.trained_state().items()):
+            h.update(k.encode())
+            h.update(v.float().numpy().tobytes())
+        return h.hexdigest()
+
+
+def _upper_ratio(text: str) -> float:
+    letters = [c for c in text if c.isalpha()]
+    return sum(c.isupper() for c in letters) / len(letters) if letters else 0.0

@@ -1,0 +1,471 @@
+"""``TrainableEmbeddingLinker``: the static linker plus what training needs.
+
+Registered as ``medcat_den_trainable_embedding_linker``. Adds a projection
+layer (identity at start), optional unfrozen top LM layers and the learned
+rejection head, trained with
+
+- a contrastive loss with temperature: the mention (in context) against its
+  best-matching name of the gold CUI, hard negatives from the top of the name
+  index and in-batch positives of other rows; names of the gold CUI are never
+  negatives;
+- binary cross-entropy of the rejection head on the candidate spans (NER
+  dictionary matches and generated n-grams) of annotated documents.
+
+With a frozen LM, mention and name encodings are computed once and cached, so
+an epoch only runs the projection and the head. Training is deterministic for
+a given ``seed`` and runs in float32 (no autocast), on CPU or GPU.
+
+Entry points: :meth:`fit`, the MedCAT hook ``train_supervised_batch`` (used by
+``cat.trainer.train_supervised_raw``; examples accumulate across documents up
+to ``training_batch_size`` and are flushed before inference / saving), and
+:meth:`as_trainable` (the structural protocol driven by ``medcat_den.training``).
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from medcat.components.types import CoreComponentType, TrainingExample, create_core_component
+from torch import Tensor
+from tqdm.auto import tqdm
+
+from medcat_den.errors import TrainingError
+from medcat_den.linking.candidates import (
+    KIND_GOLD,
+    Mention,
+    snippet,
+    token_bounds,
+    tokens_for_span,
+)
+from medcat_den.linking.config import TRAINABLE_LINKER_NAME
+from medcat_den.linking.evaluate import Span, span_metrics
+from medcat_den.linking.export_data import ExportDoc, parse_export
+from medcat_den.linking.static_linker import EmbeddingLinker, _upper_ratio
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class LinkExample:
+    """One training row: a candidate span and/or an annotated mention."""
+
+    snippet: str
+    span: tuple[int, int]
+    kind: int
+    gen_sim: float
+    ner_cuis: list[str]
+    n_tokens: int
+    upper: float
+    candidate: bool
+    label: float
+    gold_cui: str | None
+    row: int = -1
+
+
+@dataclass
+class LinkBatch:
+    rows: Tensor
+    examples: list[LinkExample]
+
+
+class TrainableEmbeddingLinker(EmbeddingLinker):
+    """Trainable embedding linker (see module docstring)."""
+
+    name = TRAINABLE_LINKER_NAME
+
+    def _init_trainable_parts(self) -> None:
+        self.scorer = self._make_scorer()
+        self.vocab: Any = None
+        self._pre_components: list[Any] | None = None
+        self._feat_mention = torch.zeros(0, self.context_model.model.hidden_size)
+        self._feat_window = torch.zeros(0, self.context_model.model.hidden_size)
+        self._name_pooled: Tensor | None = None
+        self._steps = 0
+        self._pending: list[LinkExample] = []
+        self._hook_optimizer: torch.optim.Optimizer | None = None
+        self._hook_trained = False
+        self._rng = random.Random(self.cnf.seed)
+
+    @classmethod
+    def create_new_component(cls, cnf: Any, tokenizer: Any, cdb: Any, vocab: Any,
+                             model_load_path: str | None) -> TrainableEmbeddingLinker:
+        linker = cls(cdb, cdb.config, tokenizer)
+        linker.vocab = vocab
+        return linker
+
+    @classmethod
+    def deserialise_from(cls, folder_path: str, **init_kwargs: Any) -> TrainableEmbeddingLinker:
+        cdb = init_kwargs["cdb"]
+        linker = cls(cdb, cdb.config, init_kwargs["tokenizer"], component_folder=folder_path)
+        linker.vocab = init_kwargs.get("vocab")
+        return linker
+
+    @property
+    def lm_frozen(self) -> bool:
+        return self.context_model.model.top_n_layers_to_unfreeze == 0
+
+    # ------------------------------------------------------------ documents
+    def ner_doc(self, text: str) -> Any:
+        """Tokenise and run the pack's tagging / normalising / NER components."""
+        if self._pre_components is None:
+            comps = []
+            for ctype in (CoreComponentType.tagging, CoreComponentType.token_normalizing,
+                          CoreComponentType.ner):
+                cnf = getattr(self.config.components, ctype.name)
+                comps.append(create_core_component(ctype, cnf.comp_name, cnf, self.tokenizer,
+                                                   self.cdb, self.vocab, None))
+            self._pre_components = comps
+        doc = self.tokenizer(text)
+        for comp in self._pre_components:
+            doc = comp(doc)
+        return doc
+
+    def _doc_examples(self, doc: Any, gold: dict[tuple[int, int], str],
+                      extra_negatives: list[tuple[int, int]] = ()) -> list[LinkExample]:  # type: ignore[assignment]
+        text = doc.base.text
+        bounds = token_bounds(doc)
+        mentions = self.candidates(doc, list(doc.ner_ents))
+        seen = {(m.start_char, m.end_char) for m in mentions}
+        for (s, e), _cui in sorted(gold.items()):
+            if (s, e) in seen:
+                continue
+            rng = tokens_for_span(bounds, s, e)
+            if rng is None:
+                logger.warning("annotation [%d, %d) covers no token; skipped", s, e)
+                continue
+            mentions.append(Mention(rng[0], rng[1], s, e, KIND_GOLD))
+            seen.add((s, e))
+        for s, e in extra_negatives:
+            rng = tokens_for_span(bounds, s, e)
+            if rng is not None and (s, e) not in seen:
+                mentions.append(Mention(rng[0], rng[1], s, e, 0))
+                seen.add((s, e))
+        out = []
+        for m in mentions:
+            snip, span = snippet(text, bounds, m, self.cnf.context_window_size)
+            cui = gold.get((m.start_char, m.end_char))
+            if cui is not None and cui not in self.index.cui_targets:
+                cui = None
+            out.append(LinkExample(
+                snip, span, m.kind, m.gen_sim, m.ner_cuis, m.end_tok - m.start_tok + 1,
+                _upper_ratio(text[m.start_char:m.end_char]), m.kind != KIND_GOLD,
+                float((m.start_char, m.end_char) in gold), cui))
+        return out
+
+    def _add_features(self, examples: list[LinkExample]) -> None:
+        """Cache pooled encodings of the examples (frozen LM only: they never change)."""
+        if not examples:
+            return
+        start = self._feat_mention.shape[0]
+        if self.lm_frozen:
+            m, w = self.context_model.pooled([e.snippet for e in examples],
+                                             [e.span for e in examples],
+                                             desc="Encoding training mentions")
+            self._feat_mention = torch.cat([self._feat_mention, m])
+            self._feat_window = torch.cat([self._feat_window, w])
+        for i, e in enumerate(examples):
+            e.row = start + i
+
+    # ------------------------------------------------------- the protocol
+    def preprocess(self, export: dict[str, Any]) -> list[LinkExample]:
+        """MedCATtrainer export → training examples (validated; features cached)."""
+        self._before_inference()
+        docs = parse_export(export, self.cdb.cui2info)
+        examples: list[LinkExample] = []
+        for d in tqdm(docs, desc="Preparing training documents", leave=False):
+            doc = self.ner_doc(d.text)
+            examples += self._doc_examples(doc, {(s, e): c for s, e, c in d.annotations})
+        self._add_features(examples)
+        logger.info("Prepared %d training rows (%d candidates, %d with a gold CUI)",
+                    len(examples), sum(e.candidate for e in examples),
+                    sum(e.gold_cui is not None for e in examples))
+        return examples
+
+    def collate(self, items: list[LinkExample]) -> LinkBatch:
+        return LinkBatch(torch.tensor([e.row for e in items], dtype=torch.long), list(items))
+
+    def _name_vectors(self) -> Tensor:
+        """Pooled (pre-projection) encodings of all targets; cached while the LM is frozen."""
+        if self._name_pooled is None or self._name_pooled.shape[0] != len(self.index):
+            self._name_pooled, _ = self.context_model.pooled(self.index.texts, None,
+                                                             desc="Encoding names")
+        return self._name_pooled
+
+    def _refresh_index_embeddings(self) -> None:
+        if self.lm_frozen:
+            with torch.inference_mode():
+                emb = self.context_model.project(self._name_vectors()).cpu()
+            self.index.embeddings = emb.to(torch.float16)
+        else:
+            self.refresh_names(full=True)
+        self._generator = None
+
+    def _encode_batch(self, batch: LinkBatch) -> tuple[Tensor, Tensor]:
+        dev = self.context_model.device
+        if self.lm_frozen:
+            return self._feat_mention[batch.rows].to(dev), self._feat_window[batch.rows].to(dev)
+        inputs = self.context_model.tokenize([e.snippet for e in batch.examples],
+                                             [e.span for e in batch.examples],
+                                             self.cnf.max_context_tokens)
+        if not self.cnf.use_mention_attention:
+            inputs.pop("mention_mask")
+        inputs = {k: v.to(dev) for k, v in inputs.items()}
+        m, w = self.context_model.model.encode(**inputs)
+        return m, w
+
+    def forward(self, batch: LinkBatch) -> Tensor:
+        """Scalar loss (contrastive + weighted rejection BCE) for one batch, with grads."""
+        model = self.context_model.model
+        dev = self.context_model.device
+        if self._steps % 20 == 0:
+            self._refresh_index_embeddings()
+        self._steps += 1
+        m, w = self._encode_batch(batch)
+        q = model.project(m)
+        ex = batch.examples
+        loss = torch.zeros((), device=dev)
+        gold_rows = [i for i, e in enumerate(ex) if e.gold_cui is not None]
+        if gold_rows:
+            loss = loss + self._contrastive(q[gold_rows], [ex[i].gold_cui or "" for i in gold_rows])
+        cand_rows = [i for i, e in enumerate(ex) if e.candidate]
+        if cand_rows and self.scorer is not None:
+            self.scorer.train()
+            mentions = [Mention(0, e.n_tokens - 1, 0, 0, e.kind, e.ner_cuis, gen_sim=e.gen_sim)
+                        for e in (ex[i] for i in cand_rows)]
+            _, s1, s2 = self.link(q[cand_rows].detach(), mentions)
+            from medcat_den.linking.mention_scorer import scalar_features
+            scal = scalar_features(
+                s1, s2, torch.tensor([mm.gen_sim for mm in mentions]),
+                torch.tensor([mm.kind for mm in mentions]),
+                torch.tensor([ex[i].n_tokens for i in cand_rows]),
+                torch.tensor([ex[i].upper for i in cand_rows])).to(dev)
+            logits = self.scorer(q[cand_rows], F.normalize(w[cand_rows].float(), dim=-1), scal)
+            labels = torch.tensor([ex[i].label for i in cand_rows], device=dev)
+            loss = loss + self.cnf.rejection_loss_weight * F.binary_cross_entropy_with_logits(
+                logits, labels)
+        return loss
+
+    def _contrastive(self, q: Tensor, gold: list[str]) -> Tensor:
+        dev = q.device
+        idx = self.index
+        with torch.no_grad():
+            pool_k = max(self.cnf.negative_sampling_candidate_pool_size,
+                         self.cnf.negative_sampling_k + 1)
+            _, top = idx.topk(q.detach().cpu(), pool_k, self.cnf.name_chunk_size)
+        rows: list[list[int]] = []
+        positives: list[int] = []
+        for r, cui in enumerate(gold):
+            pos_targets = idx.cui_targets[cui]
+            if len(pos_targets) == 1:
+                pos = pos_targets[0]
+            else:
+                pt = torch.tensor(pos_targets, dtype=torch.long)
+                sims = idx.embeddings[pt].float() @ q[r].detach().float().cpu()
+                pos = pos_targets[int(torch.argmax(sims))]
+            positives.append(pos)
+            negs = [t for t in top[r].tolist() if cui not in idx.target_cuis[t]]
+            rows.append([pos] + negs[: self.cnf.negative_sampling_k])
+        for r, cui in enumerate(gold):  # in-batch negatives: other rows' positives
+            extra = [p for p in positives if cui not in idx.target_cuis[p] and p not in rows[r]]
+            rows[r] += sorted(set(extra))
+        width = max(len(r) for r in rows)
+        tgt = torch.zeros(len(rows), width, dtype=torch.long)
+        valid = torch.zeros(len(rows), width, dtype=torch.bool)
+        for r, lst in enumerate(rows):
+            tgt[r, :len(lst)] = torch.tensor(lst, dtype=torch.long)
+            valid[r, :len(lst)] = True
+        uniq, inv = torch.unique(tgt, return_inverse=True)
+        if self.lm_frozen:
+            tv = self.context_model.model.project(self._name_vectors()[uniq].to(dev))
+        else:
+            tv = idx.embeddings[uniq].float().to(dev)
+        logits = torch.einsum("bd,bkd->bk", q, tv[inv.to(dev)]) / self.cnf.temperature
+        logits = logits.masked_fill(~valid.to(dev), float("-inf"))
+        return F.cross_entropy(logits, torch.zeros(len(rows), dtype=torch.long, device=dev))
+
+    def trainable_parameters(self) -> list[torch.nn.Parameter]:
+        params = [p for p in self.context_model.model.parameters() if p.requires_grad]
+        if self.scorer is not None:
+            params += list(self.scorer.parameters())
+        return params
+
+    def configure_optimizer(self, lr: float, weight_decay: float) -> torch.optim.Optimizer:
+        """AdamW over trainable parameters only; unfrozen LM layers use ``lm_learning_rate``."""
+        lm_params = [p for p in self.context_model.model.language_model.parameters()
+                     if p.requires_grad]
+        lm_ids = {id(p) for p in lm_params}
+        head = [p for p in self.trainable_parameters() if id(p) not in lm_ids]
+        groups: list[dict[str, Any]] = [{"params": head, "lr": lr}]
+        if lm_params:
+            groups.append({"params": lm_params, "lr": self.cnf.lm_learning_rate})
+        return torch.optim.AdamW(groups, lr=lr, weight_decay=weight_decay)
+
+    def trainable_state_dict(self) -> dict[str, Any]:
+        return {"weights": self.trained_state(), "scorer_trained": self.scorer_trained,
+                "steps": self._steps}
+
+    def load_trainable_state_dict(self, sd: dict[str, Any]) -> None:
+        weights: dict[str, Tensor] = sd["weights"]
+        model_sd = {k[6:]: v for k, v in weights.items() if k.startswith("model.")}
+        self.context_model.model.load_state_dict(model_sd, strict=False)
+        if self.scorer is not None:
+            self.scorer.load_state_dict(
+                {k[7:]: v for k, v in weights.items() if k.startswith("scorer.")})
+        self.scorer_trained = bool(sd.get("scorer_trained", False))
+        self._steps = int(sd.get("steps", 0))
+        self._refresh_index_embeddings()
+
+    def train_mode(self, mode: bool) -> None:
+        self.context_model.model.train(mode)
+        if self.scorer is not None:
+            self.scorer.train(mode)
+
+    def on_train_end(self) -> None:
+        """Mark the head trained, re-embed all names, back to eval mode."""
+        self.scorer_trained = True
+        self.train_mode(False)
+        self._refresh_index_embeddings()
+        self._name_pooled = None if not self.lm_frozen else self._name_pooled
+
+    def evaluate_export(self, export: dict[str, Any]) -> dict[str, float]:
+        """Strict / lenient P, R, F1 (+ tp/fp/fn) of this linker on an export."""
+        docs = parse_export(export, None, require_annotations=False)
+        gold, pred = self._predict_export(docs)
+        return span_metrics(gold, pred)
+
+    def _predict_export(self, docs: list[ExportDoc]) -> tuple[list[Span], list[Span]]:
+        self.train_mode(False)
+        self._before_inference()
+        gold: list[Span] = []
+        pred: list[Span] = []
+        for i, d in enumerate(tqdm(docs, desc="Evaluating", leave=False)):
+            gold += [(i, s, e, c) for s, e, c in d.annotations]
+            doc = self.ner_doc(d.text)
+            ents = self.predict_entities(doc, list(doc.ner_ents))
+            pred += [(i, e.base.start_char_index, e.base.end_char_index, e.cui) for e in ents]
+        return gold, pred
+
+    def as_trainable(self) -> Any:
+        from medcat_den.linking.trainable_adapter import TrainableLinkerAdapter
+        return TrainableLinkerAdapter(self)
+
+    # ---------------------------------------------------------------- fit
+    def fit(self, train_export: dict[str, Any], eval_export: dict[str, Any] | None = None,
+            epochs: int | None = None, learning_rate: float | None = None,
+            weight_decay: float | None = None, batch_size: int | None = None,
+            top_n_layers_to_unfreeze: int | None = None,
+            calibrate_threshold: bool = False) -> dict[str, float]:
+        """Train on ``train_export``; returns losses and (with ``eval_export``) metrics.
+
+        ``calibrate_threshold`` picks the rejection threshold maximising strict F1
+        on ``eval_export`` (a validation split, never the test split).
+        """
+        cnf = self.cnf
+        if top_n_layers_to_unfreeze is not None:
+            cnf.top_n_layers_to_unfreeze = top_n_layers_to_unfreeze
+            self.context_model.model.unfreeze_top_n_lm_layers(top_n_layers_to_unfreeze)
+        if cnf.top_n_layers_to_unfreeze != self.context_model.model.top_n_layers_to_unfreeze:
+            self.context_model.model.unfreeze_top_n_lm_layers(cnf.top_n_layers_to_unfreeze)
+        epochs = cnf.epochs if epochs is None else epochs
+        lr = cnf.learning_rate if learning_rate is None else learning_rate
+        wd = cnf.weight_decay if weight_decay is None else weight_decay
+        bs = cnf.training_batch_size if batch_size is None else batch_size
+        if epochs < 1 or bs < 1 or lr <= 0:
+            raise TrainingError("epochs and batch size must be >= 1 and learning rate > 0")
+        torch.manual_seed(cnf.seed)
+        rng = random.Random(cnf.seed)
+        examples = self.preprocess(train_export)
+        opt = self.configure_optimizer(lr, wd)
+        self.train_mode(True)
+        losses: list[float] = []
+        order = list(range(len(examples)))
+        for epoch in tqdm(range(epochs), desc="Training linker", leave=False):
+            rng.shuffle(order)
+            total, n = 0.0, 0
+            for start in range(0, len(order), bs):
+                batch = self.collate([examples[i] for i in order[start:start + bs]])
+                opt.zero_grad()
+                loss = self.forward(batch)
+                if loss.requires_grad:
+                    loss.backward()
+                    opt.step()
+                total += float(loss.detach())
+                n += 1
+            losses.append(total / max(n, 1))
+            logger.info("epoch %d: mean loss %.4f", epoch + 1, losses[-1])
+        self.on_train_end()
+        result = {"loss_first_epoch": losses[0], "loss_last_epoch": losses[-1],
+                  "train_rows": float(len(examples))}
+        if eval_export is not None:
+            if calibrate_threshold:
+                result["rejection_threshold"] = self.calibrate_threshold(eval_export)
+            result.update(self.evaluate_export(eval_export))
+        return result
+
+    def calibrate_threshold(self, export: dict[str, Any]) -> float:
+        """Set ``rejection_threshold`` to the value maximising strict F1 on ``export``."""
+        best_t, best_f = self.cnf.rejection_threshold, -1.0
+        for t in [x / 20 for x in range(2, 19)]:
+            self.cnf.rejection_threshold = t
+            f = self.evaluate_export(export)["f1"]
+            if f > best_f:
+                best_t, best_f = t, f
+        self.cnf.rejection_threshold = best_t
+        return best_t
+
+    # ------------------------------------------------------ MedCAT's hook
+    def train_supervised_batch(self, examples: list[TrainingExample]) -> None:
+        """MedCAT trainer hook: queue the document's examples, step on full batches."""
+        if not examples:
+            return
+        doc = examples[0].doc
+        gold = {(e.entity.base.start_char_index, e.entity.base.end_char_index): e.cui
+                for e in examples if not e.negative}
+        negs = [(e.entity.base.start_char_index, e.entity.base.end_char_index)
+                for e in examples if e.negative]
+        self.refresh_names()
+        fresh = self.ner_doc(doc.base.text)
+        rows = self._doc_examples(fresh, gold, negs)
+        self._add_features(rows)
+        self._pending += rows
+        while len(self._pending) >= self.cnf.training_batch_size:
+            self._hook_step(self._pending[: self.cnf.training_batch_size])
+            self._pending = self._pending[self.cnf.training_batch_size:]
+
+    def train_unsupervised(self, doc: Any) -> None:
+        """No unsupervised training for the embedding linker."""
+
+    def _hook_step(self, rows: list[LinkExample]) -> None:
+        if self._hook_optimizer is None:
+            self._hook_optimizer = self.configure_optimizer(self.cnf.learning_rate,
+                                                            self.cnf.weight_decay)
+        self.train_mode(True)
+        self._hook_optimizer.zero_grad()
+        loss = self.forward(self.collate(rows))
+        if loss.requires_grad:
+            loss.backward()
+            self._hook_optimizer.step()
+        self._hook_trained = True
+        self.train_mode(False)
+
+    def flush(self) -> None:
+        """Train on queued examples and finish training (re-embed names)."""
+        if self._pending:
+            self._hook_step(self._pending)
+            self._pending = []
+        if self._hook_trained:
+            self._hook_trained = False
+            self.on_train_end()
+
+    def _before_inference(self) -> None:
+        if not self.cnf.train and (self._pending or self._hook_trained):
+            self.flush()
+        super()._before_inference()
+
+    def _before_save(self) -> None:
+        self.flush()

@@ -1,0 +1,160 @@
+"""A real S3 API on loopback for tests: moto's threaded server, observable and stoppable.
+
+``S3Server`` is moto's ``ThreadedMotoServer`` with a thin WSGI layer that
+(1) runs requests one at a time, as S3 itself makes conditional writes atomic
+(moto's check-then-write would otherwise race between its threads),
+(2) counts requests by operation, so tests can assert how many downloads happened,
+(3) can "pull the plug": drop the connection of a chosen request and close the
+listening socket, so clients see a dead server, then come back on the same port
+with the same data.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import uuid
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
+
+from moto.moto_server.threaded_moto_server import ThreadedMotoServer
+from moto.moto_server.werkzeug_app import (
+    DomainDispatcherApplication,
+    MotoRequestHandler,
+    create_backend_app,
+)
+from werkzeug.serving import make_server
+
+FAKE_KEY_ID = "AKIAMEDCATDENTESTKEY"
+FAKE_SECRET = "s3cr3t-MEDCATDEN-do-not-log-8f1e2d"
+
+
+def s3_env() -> dict[str, str]:
+    """Standard-chain credentials for the test server (distinctive, so leaks are detectable)."""
+    return {
+        "AWS_ACCESS_KEY_ID": FAKE_KEY_ID,
+        "AWS_SECRET_ACCESS_KEY": FAKE_SECRET,
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_EC2_METADATA_DISABLED": "true",
+    }
+
+
+def operation_of(environ: dict[str, Any]) -> str:
+    method = environ.get("REQUEST_METHOD", "")
+    query = environ.get("QUERY_STRING", "")
+    path = environ.get("PATH_INFO", "")
+    if method == "PUT" and "partNumber=" in query:
+        return "UploadPart"
+    if method == "POST" and "uploads" in query.split("&"):
+        return "CreateMultipartUpload"
+    if method == "POST" and "uploadId=" in query:
+        return "CompleteMultipartUpload"
+    if method == "DELETE" and "uploadId=" in query:
+        return "AbortMultipartUpload"
+    if method == "GET" and path.count("/") <= 1:
+        return "ListObjects"
+    return {"GET": "GetObject", "HEAD": "HeadObject", "PUT": "PutObject",
+            "DELETE": "DeleteObject"}.get(method, method)
+
+
+class _Layer:
+    def __init__(self, app: Any, server: S3Server) -> None:
+        self.app = app
+        self.server = server
+        self.lock = threading.Lock()
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+        op = operation_of(environ)
+        srv = self.server
+        if srv.down or (srv.trip is not None and srv.trip(op, environ)):
+            srv.trip = None
+            srv.down = True
+            sock = environ.get("werkzeug.socket")
+            if sock is not None:
+                try:
+                    sock.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+            threading.Thread(target=srv._close_listener, daemon=True).start()
+            raise ConnectionAbortedError("test server pulled the plug")
+        with self.lock:
+            srv.requests[op] += 1
+            srv.paths.append((op, environ.get("PATH_INFO", "")))
+            return list(self.app(environ, start_response))
+
+
+class S3Server(ThreadedMotoServer):
+    """moto's S3 on 127.0.0.1 with request counting and a plug to pull."""
+
+    def __init__(self) -> None:
+        super().__init__(ip_address="127.0.0.1", port=0, verbose=False)
+        self.requests: Counter[str] = Counter()
+        self.paths: list[tuple[str, str]] = []
+        self.down = False
+        self.trip: Callable[[str, dict[str, Any]], bool] | None = None
+
+    def _server_entry(self) -> None:
+        app = _Layer(DomainDispatcherApplication(create_backend_app), self)
+        self._server = make_server(self._ip_address, self._port, app, True,
+                                   request_handler=MotoRequestHandler)
+        self._port = self._server.server_address[1]  # restart on the same port
+        self._server_ready_event.set()
+        self._server.serve_forever(poll_interval=0.05)
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://127.0.0.1:{self._port}"
+
+    def _close_listener(self) -> None:
+        server = self._server
+        if server is not None:
+            server.shutdown()
+            server.server_close()
+
+    def stop(self) -> None:
+        self._close_listener()
+        if self._thread is not None:
+            self._thread.join()
+
+    def restart(self) -> None:
+        """Come back on the same port with the same buckets and objects."""
+        self.stop()
+        self.down = False
+        self.trip = None
+        self.start()
+
+    def count(self, op: str, path_contains: str = "") -> int:
+        return sum(1 for o, p in self.paths if o == op and path_contains in p)
+
+    def reset_counts(self) -> None:
+        self.requests.clear()
+        self.paths.clear()
+
+    def new_bucket(self) -> str:
+        import boto3
+
+        name = f"den-{uuid.uuid4().hex[:12]}"
+        boto3.client("s3", endpoint_url=self.endpoint, region_name="us-east-1").create_bucket(
+            Bucket=name)
+        return name
+
+
+def start_server() -> Iterator[S3Server]:
+    """Generator for a session fixture: environment set, server started, stopped at the end."""
+    saved = {k: os.environ.get(k) for k in [*s3_env(), "AWS_ENDPOINT_URL", "AWS_PROFILE"]}
+    os.environ.update(s3_env())
+    os.environ.pop("AWS_PROFILE", None)
+    server = S3Server()
+    server.start()
+    os.environ["AWS_ENDPOINT_URL"] = server.endpoint
+    try:
+        yield server
+    finally:
+        server.stop()
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v

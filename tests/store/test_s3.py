@@ -1,0 +1,222 @@
+"""S3Backend against a real S3 API (moto's server on 127.0.0.1)."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import pickle
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from _s3 import FAKE_KEY_ID, FAKE_SECRET, S3Server
+
+from medcat_den.errors import BackendError, ConfigError, KeyNotFoundError
+from medcat_den.store.s3 import S3Backend
+
+MiB = 1024 * 1024
+
+
+def small_parts(url: str, **kw: object) -> S3Backend:
+    return S3Backend(url, multipart_threshold=5 * MiB, part_size=5 * MiB, **kw)  # type: ignore[arg-type]
+
+
+def test_objects_roundtrip(s3_url: str, tmp_path: Path) -> None:
+    b = S3Backend(s3_url)
+    assert b.put_bytes_if_absent("manifests/a.json", b"one") is True
+    assert b.put_bytes_if_absent("manifests/a.json", b"two") is False
+    assert b.get_bytes("manifests/a.json") == b"one"
+    src = tmp_path / "src.bin"
+    src.write_bytes(os.urandom(1000))
+    assert b.put_file_if_absent("blobs/sha256/ab/abc", str(src)) is True
+    assert b.put_file_if_absent("blobs/sha256/ab/abc", str(src)) is False
+    b.get_file("blobs/sha256/ab/abc", str(tmp_path / "out.bin"))
+    assert (tmp_path / "out.bin").read_bytes() == src.read_bytes()
+    assert b.exists("blobs/sha256/ab/abc") and not b.exists("blobs/sha256/ab/nope")
+    assert sorted(b.list_keys("")) == ["blobs/sha256/ab/abc", "manifests/a.json"]
+    assert list(b.list_keys("manifests/")) == ["manifests/a.json"]
+    assert list(b.list_refs("")) == []
+    b.delete("manifests/a.json")
+    b.delete("manifests/a.json")  # missing: not an error
+    with pytest.raises(KeyNotFoundError, match="manifests/a.json"):
+        b.get_bytes("manifests/a.json")
+    with pytest.raises(KeyNotFoundError):
+        b.get_file("manifests/a.json", str(tmp_path / "gone.bin"))
+    assert not (tmp_path / "gone.bin").exists()
+
+
+def test_list_pages(s3_url: str) -> None:
+    import boto3
+
+    b = S3Backend(s3_url)
+    client = boto3.client("s3")
+    bucket = s3_url.split("/")[2]
+    for i in range(1005):  # more than one list page (1000)
+        client.put_object(Bucket=bucket, Key=f"den/objects/manifests/{i:05d}.json", Body=b"x")
+    assert len(list(b.list_keys("manifests/"))) == 1005
+
+
+def test_ref_compare_and_swap(s3_url: str) -> None:
+    b = S3Backend(s3_url)
+    assert b.read_ref("names/m.json") is None
+    assert b.write_ref("names/m.json", b"v1", None) is True
+    assert b.write_ref("names/m.json", b"other", None) is False  # exists already
+    data, tok1 = b.read_ref("names/m.json") or (b"", "")
+    assert data == b"v1"
+    assert b.write_ref("names/m.json", b"v2", tok1) is True
+    assert b.write_ref("names/m.json", b"v3", tok1) is False  # stale token
+    data, tok2 = b.read_ref("names/m.json") or (b"", "")
+    assert data == b"v2"
+    assert b.write_ref("names/m.json", None, tok1) is False  # stale delete changes nothing
+    assert b.read_ref("names/m.json") is not None
+    assert list(b.list_refs("names/")) == ["names/m.json"]
+    assert not b.exists("names/m.json")  # refs are not objects
+    assert b.write_ref("names/m.json", None, tok2) is True
+    assert b.read_ref("names/m.json") is None
+    assert b.write_ref("names/m.json", b"x", "\"deadbeef\"") is False  # no ref to match
+
+
+def test_multipart_upload_and_download(s3_url: str, s3_server: S3Server, tmp_path: Path) -> None:
+    b = small_parts(s3_url)
+    src = tmp_path / "big.bin"
+    src.write_bytes(os.urandom(11 * MiB))
+    s3_server.reset_counts()
+    assert b.put_file_if_absent("blobs/sha256/bb/big", str(src)) is True
+    assert s3_server.requests["UploadPart"] == 3
+    assert s3_server.requests["PutObject"] == 0
+    s3_server.reset_counts()
+    assert b.put_file_if_absent("blobs/sha256/bb/big", str(src)) is False
+    assert s3_server.requests["UploadPart"] == 0  # known blobs are not re-sent
+    b.get_file("blobs/sha256/bb/big", str(tmp_path / "back.bin"))
+    assert (tmp_path / "back.bin").read_bytes() == src.read_bytes()
+
+
+def test_concurrent_writers_one_object_and_no_lost_ref_update(s3_url: str, tmp_path: Path) -> None:
+    b = small_parts(s3_url)
+    src = tmp_path / "blob.bin"
+    src.write_bytes(os.urandom(6 * MiB))  # multipart: the conditional complete decides
+    sha = hashlib.sha256(src.read_bytes()).hexdigest()
+    key = f"blobs/sha256/{sha[:2]}/{sha}"
+    won: list[bool] = []
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(16)
+
+    def pusher(i: int) -> None:
+        try:
+            barrier.wait()
+            won.append(b.put_file_if_absent(key, str(src)))
+            while True:  # append i to a ref by compare-and-swap
+                cur = b.read_ref("names/list.json")
+                data, tok = cur if cur else (b"", None)
+                if b.write_ref("names/list.json", data + f"{i},".encode(), tok):
+                    return
+        except BaseException as e:
+            errors.append(e)
+
+    threads = [threading.Thread(target=pusher, args=(i,)) for i in range(16)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    assert won.count(True) >= 1 and len(won) == 16
+    assert list(b.list_keys("blobs/")) == [key]
+    assert hashlib.sha256(b.get_bytes(key)).hexdigest() == sha
+    final = (b.read_ref("names/list.json") or (b"", ""))[0].decode()
+    assert sorted(int(x) for x in final.strip(",").split(",")) == list(range(16))
+
+
+def test_server_dies_mid_upload_nothing_visible_then_retry(
+    s3_url: str, s3_server: S3Server, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    b = small_parts(s3_url, max_attempts=3, backoff_base=0.05, connect_timeout=1, read_timeout=5)
+    src = tmp_path / "big.bin"
+    src.write_bytes(os.urandom(11 * MiB))
+    parts_seen = []
+
+    def trip(op: str, environ: dict[str, object]) -> bool:
+        if op == "UploadPart":
+            parts_seen.append(op)
+        return len(parts_seen) == 2
+
+    s3_server.trip = trip
+    try:
+        with pytest.raises(BackendError) as err:
+            b.put_file_if_absent("blobs/sha256/cc/big", str(src))
+        assert "upload part 2" in str(err.value) and "s3://" in str(err.value)
+    finally:
+        s3_server.restart()
+    assert not b.exists("blobs/sha256/cc/big")
+    assert list(b.list_keys("")) == []
+    assert b.put_file_if_absent("blobs/sha256/cc/big", str(src)) is True
+    assert b.get_bytes("blobs/sha256/cc/big") == src.read_bytes()
+    logs = caplog.text + str(err.value)
+    assert FAKE_SECRET not in logs and FAKE_KEY_ID not in logs
+
+
+def test_transient_failure_is_retried(s3_url: str, s3_server: S3Server) -> None:
+    b = S3Backend(s3_url, max_attempts=6, backoff_base=0.2, connect_timeout=1)
+    b.put_bytes_if_absent("manifests/x.json", b"payload")
+    s3_server.trip = lambda op, env: op == "GetObject"
+
+    def come_back() -> None:
+        while not s3_server.down:
+            time.sleep(0.01)
+        s3_server.restart()
+
+    t = threading.Thread(target=come_back)
+    t.start()
+    try:
+        assert b.get_bytes("manifests/x.json") == b"payload"
+    finally:
+        t.join()
+
+
+def test_missing_bucket_is_a_clear_error(s3_server: S3Server) -> None:
+    b = S3Backend("s3://no-such-bucket-here/den")
+    with pytest.raises(BackendError, match="no-such-bucket-here"):
+        b.put_bytes_if_absent("manifests/a.json", b"x")
+
+
+def test_config_and_location(monkeypatch: pytest.MonkeyPatch, s3_server: S3Server) -> None:
+    monkeypatch.setenv("MEDCAT_DEN_REMOTE_HOST", "s3://env-bucket/some/prefix/")
+    b = S3Backend()
+    assert (b.bucket, b.prefix) == ("env-bucket", "some/prefix")
+    assert S3Backend.from_config({"bucket": "b2", "prefix": "p"}).bucket == "b2"
+    monkeypatch.delenv("MEDCAT_DEN_REMOTE_HOST")
+    with pytest.raises(ConfigError, match="MEDCAT_DEN_REMOTE_HOST"):
+        S3Backend()
+    with pytest.raises(ConfigError, match="s3://bucket/prefix"):
+        S3Backend("http://bucket/prefix")
+    with pytest.raises(ConfigError) as e1:
+        S3Backend("s3://AKIAXX:hunter2secret@bucket/p")
+    assert "hunter2secret" not in str(e1.value)
+    with pytest.raises(ConfigError) as e2:
+        S3Backend.from_config({"url": "s3://b/p", "aws_secret_access_key": "hunter2secret"})
+    assert "aws_secret_access_key" in str(e2.value) and "hunter2secret" not in str(e2.value)
+    with pytest.raises(ConfigError, match="nonsense"):
+        S3Backend.from_config({"url": "s3://b/p", "nonsense": 1})
+
+
+def test_credentials_never_in_logs_reprs_or_errors(
+    s3_url: str, s3_server: S3Server, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="medcat_den")
+    caplog.set_level(logging.INFO)
+    b = S3Backend(s3_url, max_attempts=2, backoff_base=0.01)
+    b.put_bytes_if_absent("manifests/a.json", b"x")
+    b.write_ref("names/a.json", b"x", None)
+    texts = [repr(b), b.describe(), str(vars(b)), repr(pickle.loads(pickle.dumps(b)))]
+    assert "s3://" in b.describe() and s3_server.endpoint in b.describe()
+    s3_server.trip = lambda op, env: True
+    try:
+        with pytest.raises(BackendError) as err:
+            b.get_bytes("manifests/a.json")
+    finally:
+        s3_server.restart()
+    texts += [str(err.value), repr(err.value), caplog.text]
+    assert "retry 1/1" in caplog.text  # the retry was logged ...
+    for text in texts:  # ... and nothing anywhere names the credentials
+        assert FAKE_SECRET not in text and FAKE_KEY_ID not in text
