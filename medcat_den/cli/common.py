@@ -11,6 +11,13 @@ from medcat_den.den import Den, ModelInfo, get_default_den
 
 
 def add_den_options(parser: argparse.ArgumentParser) -> None:
+    """Add --den-type/--den-path/--den-config/--backend (no-op if already there).
+
+    ``medcat_den.cli.main`` already gives every sub-command these options and
+    ``--json`` / ``-v``; command groups need not add them.
+    """
+    if "--den-type" in parser._option_string_actions:
+        return
     group = parser.add_argument_group("den selection (default: environment, then the user den)")
     group.add_argument("--den-type", help="LOCAL_USER, LOCAL_MACHINE, S3 or pkg.module.Class")
     group.add_argument("--den-path", help="folder of a local den")

@@ -1,0 +1,32 @@
+"""Registration of the medcat_den linkers with MedCAT's core-component registry.
+
+Lazy (no torch import until a linker is created). Called when
+``medcat_den.linking`` is imported and by MedCAT's plugin loader through the
+``medcat.plugins`` entry point ``medcat_den = "medcat_den.linking.registration"``.
+"""
+
+from __future__ import annotations
+
+from medcat.components.types import CoreComponentType, lazy_register_core_component
+from medcat.utils.registry import MedCATRegistryException
+
+from medcat_den.linking.config import STATIC_LINKER_NAME, TRAINABLE_LINKER_NAME
+
+_COMPONENTS = {
+    STATIC_LINKER_NAME: ("medcat_den.linking.static_linker",
+                         "EmbeddingLinker.create_new_component"),
+    TRAINABLE_LINKER_NAME: ("medcat_den.linking.trainable_linker",
+                            "TrainableEmbeddingLinker.create_new_component"),
+}
+
+
+def register() -> None:
+    """Register both linkers (idempotent)."""
+    for name, (module, init) in _COMPONENTS.items():
+        try:
+            lazy_register_core_component(CoreComponentType.linking, name, module, init)
+        except MedCATRegistryException:
+            pass  # already registered
+
+
+register()
