@@ -64,6 +64,8 @@ class DenHTTPServer:
         config_files: Iterable[str | os.PathLike[str]] = (),
         overrides: Mapping[str, Any] | None = None,
     ) -> None:
+        self._started = False
+        self._private_models_dir: str | None = None
         apply_numpy_compat()
         import medcat_den.caikit  # noqa: F401  (registers the finder / initializer / module)
 
@@ -72,7 +74,6 @@ class DenHTTPServer:
             runtime_overrides["runtime"]["http"] = {"port": int(port)}
         configure_caikit(config_files, overrides)
         caikit.configure(config_dict=runtime_overrides)
-        self._private_models_dir: str | None = None
         rt = caikit.get_config().runtime
         if rt.lazy_load_local_models and not (rt.local_models_dir
                                               and os.path.isdir(rt.local_models_dir)):
@@ -98,7 +99,6 @@ class DenHTTPServer:
         except BaseException:
             self.stop()
             raise
-        self._started = False
 
     @property
     def url(self) -> str:

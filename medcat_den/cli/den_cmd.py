@@ -11,8 +11,9 @@ from medcat_den.den import ModelInfo
 def _row(info: ModelInfo) -> str:
     name = f"{info.name}/{info.version}" if info.name and info.version else (info.name or "-")
     aliases = ",".join(info.aliases) or "-"
+    first_line = info.description.splitlines()[0] if info.description else ""
     return (f"{info.model_id[:12]}  {name:<28} {aliases:<20} {human_size(info.size):>9}  "
-            f"{info.created_at:%Y-%m-%d %H:%M}  {info.description.splitlines()[0] if info.description else ''}")
+            f"{info.created_at:%Y-%m-%d %H:%M}  {first_line}")
 
 
 def cmd_list(args: argparse.Namespace) -> int:

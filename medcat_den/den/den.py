@@ -488,7 +488,7 @@ class Den:
         paths: dict[str, str] = {}
         with tqdm(total=manifest.size, unit="B", unit_scale=True, desc="fetch",
                   leave=False) as bar:
-            for rel, entry in entries:
+            for _rel, entry in entries:
                 if entry.blob not in paths:
                     paths[entry.blob] = self._blob_path(entry.blob, entry.size, scratch)
                 bar.update(entry.size)

@@ -16,6 +16,7 @@ Environment:
 
 from __future__ import annotations
 
+import importlib
 import os
 from typing import Any
 
@@ -53,9 +54,9 @@ def create_backend(den_type: str, config: dict[str, Any] | None = None) -> Store
             raise ConfigError(f"unknown config keys for {upper}: {sorted(cfg)} (valid: root, shared)")
         return LocalFolderBackend(root, shared=shared)
     try:
-        from medcat_den.store import registry
+        registry = importlib.import_module("medcat_den.store.registry")
     except ImportError:
-        registry = None  # type: ignore[assignment]
+        registry = None
     if registry is not None and hasattr(registry, "create_backend"):
         backend: StoreBackend = registry.create_backend(den_type, config)
         return backend
@@ -68,16 +69,12 @@ def _wrap(backend: StoreBackend, label: str | None, offline: bool | None) -> Den
     policy = None
     if not backend.is_local:
         try:
-            from medcat_den.cache import cache_for_remote  # type: ignore[attr-defined]
-
-            cache = cache_for_remote(offline=off)
-        except ImportError:
+            cache = importlib.import_module("medcat_den.cache").cache_for_remote(offline=off)
+        except (ImportError, AttributeError):
             cache = None
         try:
-            from medcat_den.den.policies import policy_for  # type: ignore[attr-defined]
-
-            policy = policy_for(backend)
-        except ImportError:
+            policy = importlib.import_module("medcat_den.den.policies").policy_for(backend)
+        except (ImportError, AttributeError):
             policy = None
     return Den(backend, cache=cache, policy=policy, offline=off, label=label)
 

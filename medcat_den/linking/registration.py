@@ -25,8 +25,8 @@ def register() -> None:
     for name, (module, init) in _COMPONENTS.items():
         try:
             lazy_register_core_component(CoreComponentType.linking, name, module, init)
-        except MedCATRegistryException:
-            pass  # already registered
+        except (MedCATRegistryException, KeyError):
+            pass  # already registered (MedCAT raises KeyError for a lazy duplicate)
 
 
 register()

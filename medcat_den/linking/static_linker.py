@@ -247,12 +247,17 @@ class EmbeddingLinker(AbstractEntityProvidingComponent, AbstractManualSerialisab
     def _scores(self, doc: MutableDocument, mentions: list[Mention]
                 ) -> tuple[list[str | None], Tensor, Tensor]:
         mention_vecs, window = self.encode_mentions(doc, mentions)
-        with torch.inference_mode():
+        return self.decide(doc.base.text, mentions, mention_vecs, window)
+
+    def decide(self, text: str, mentions: list[Mention], mention_vecs: Tensor, window: Tensor
+               ) -> tuple[list[str | None], Tensor, Tensor]:
+        """CUI, similarity and acceptance score (NaN = rejected) per encoded mention."""
+        with torch.no_grad():
             q = self.context_model.project(mention_vecs)
             cuis, s1, s2 = self.link(q, mentions)
             if self.scorer is not None and self.scorer_trained and self.cnf.use_rejection:
                 self.scorer.eval()
-                feats = self.mention_features(doc.base.text, mentions, q, window, s1, s2)
+                feats = self.mention_features(text, mentions, q, window, s1, s2)
                 prob = torch.sigmoid(self.scorer(*feats)).float().cpu()
                 keep = prob >= self.cnf.rejection_threshold
             else:

@@ -29,7 +29,7 @@ def temp_name(tmp_dir: str, hint: str = "") -> str:
     return os.path.join(tmp_dir, f".tmp-{os.getpid()}-{uuid.uuid4().hex}{hint}")
 
 
-def write_temp(tmp_dir: str, fill: Callable[[BinaryIO], None], mode: int = 0o644) -> str:
+def write_temp(tmp_dir: str, fill: Callable[[BinaryIO], object], mode: int = 0o644) -> str:
     """Create a temp file in ``tmp_dir``, let ``fill`` write it, fsync; return its path."""
     path = temp_name(tmp_dir)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)

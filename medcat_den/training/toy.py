@@ -7,7 +7,7 @@ benchmarks). It shows what another MedCAT component needs to provide to be train
 label set), ``dim``, ``buckets``, ``dropout``, ``threshold`` (minimum probability to
 predict; below it the mention counts as not linked). :func:`toy_component_factory` is a
 ``component_factory`` for the caikit trainer: it builds the linker from a CAT's CDB and
-keeps its weights in the pack folder (``toy_linker/state.pt``).
+keeps its weights in the pack folder (``toy_linker_state.pt``).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from torch import nn
 
 from medcat_den.errors import TrainingError
 
-_STATE_FILE = Path("toy_linker") / "state.pt"
+_STATE_FILE = Path("toy_linker_state.pt")  # a sub-folder would be read as a component
 
 
 def _trigrams(text: str, buckets: int) -> list[int]:

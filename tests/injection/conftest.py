@@ -23,9 +23,14 @@ def no_injection_leak() -> Iterator[None]:
     leaked = api.STATE.active_count
     while api.uninject_into_medcat():
         pass
+    restored = (CAT.__dict__["load_model_pack"] is ORIGINAL_LOAD
+                and CAT.__dict__["save_model_pack"] is ORIGINAL_SAVE)
+    if not restored:  # put MedCAT back so one failure does not cascade into every later test
+        CAT.load_model_pack = ORIGINAL_LOAD  # type: ignore[method-assign]
+        CAT.save_model_pack = ORIGINAL_SAVE  # type: ignore[method-assign]
+        api._patches = None
     assert leaked == 0, f"{leaked} injection(s) still active after the test"
-    assert CAT.__dict__["load_model_pack"] is ORIGINAL_LOAD
-    assert CAT.__dict__["save_model_pack"] is ORIGINAL_SAVE
+    assert restored, "CAT.load_model_pack / save_model_pack not restored after the test"
 
 
 @pytest.fixture()

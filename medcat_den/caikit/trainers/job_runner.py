@@ -110,6 +110,7 @@ def train_to_pack(spec: dict[str, Any], report: Report,
         result = trainer.fit(train_export, eval_export)
         _check(token)
         report({"phase": "saving"})
+        (scratch / "output").mkdir(exist_ok=True)
         out = cat.save_model_pack(str(scratch / "output"), pack_name="pack",
                                   make_archive=False, add_hash_to_pack_name=False)
         save_extra = getattr(component, "save_into_pack", None)

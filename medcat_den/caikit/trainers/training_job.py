@@ -146,8 +146,9 @@ class TrainingJob:
     def _run_subprocess(self) -> dict[str, Any]:
         ctx = multiprocessing.get_context(self.start_method)
         receiver, sender = ctx.Pipe(duplex=False)
-        proc = ctx.Process(target=subprocess_main, args=(self.spec, sender), daemon=True,
-                           name=f"medcat-train-{self.record.uuid[:8]}")
+        proc = ctx.Process(  # type: ignore[attr-defined]
+            target=subprocess_main, args=(self.spec, sender), daemon=True,
+            name=f"medcat-train-{self.record.uuid[:8]}")
         proc.start()
         sender.close()
         with self._lock:

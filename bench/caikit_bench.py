@@ -1,0 +1,118 @@
+"""caikit benchmark: one run, one pack, through the den + caikit vs raw MedCAT.
+
+    .venv/bin/python bench/caikit_bench.py [--pack PACK_FOLDER] [--texts 60] [--repeats 5]
+
+Prints: ``ModelManager.load("den://bench")`` (den finder + MEDCAT initializer: resolve,
+materialise, verify, load) / raw ``CAT.load_model_pack`` of the same folder (target
+<= 1.05), and HTTP inference throughput through caikit runtime (one request per text,
+sequential, on 127.0.0.1) / direct ``cat.get_entities`` on the same texts.
+Texts: the NCBI-disease devel abstracts (never the held-out test split).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import socket
+import tempfile
+from pathlib import Path
+
+from _common import SHARED, alternate, dir_size, print_table, timed
+
+
+def devel_texts(n: int) -> list[str]:
+    with open(SHARED / "devel.json", encoding="utf-8") as f:
+        data = json.load(f)
+    texts = [doc["text"] for project in data["projects"] for doc in project["documents"]]
+    return texts[:n]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--pack", help="pack folder (default: the demo starter pack)")
+    parser.add_argument("--texts", type=int, default=60)
+    parser.add_argument("--repeats", type=int, default=5)
+    args = parser.parse_args()
+    logging.disable(logging.WARNING)
+
+    import aconfig
+    import requests
+    from caikit.core.model_manager import ModelManager
+    from medcat.cat import CAT
+
+    from medcat_den.caikit import DenModelFinder, MedCATModelInitializer
+    from medcat_den.caikit.server import DenHTTPServer
+    from medcat_den.den import get_default_den
+
+    texts = devel_texts(args.texts)
+    with tempfile.TemporaryDirectory(prefix="caikit-bench-") as tmp:
+        if args.pack:
+            pack = args.pack
+        else:
+            from medcat_den.demo import build_starter_pack
+
+            pack = build_starter_pack(str(Path(tmp) / "pack"))
+        den_root = str(Path(tmp) / "den")
+        os.environ["MEDCAT_DEN_TYPE"] = "LOCAL_USER"
+        os.environ["MEDCAT_DEN_PATH"] = den_root
+        den = get_default_den()
+        den.push_model(pack, "caikit bench", name="bench")
+
+        mm = ModelManager()
+        finder = DenModelFinder(aconfig.Config({}), "bench_den")
+        initializer = MedCATModelInitializer(aconfig.Config({}), "bench_medcat")
+        via_den_s, raw_s = alternate(
+            lambda: mm.load("den://bench", finder=finder, initializer=initializer),
+            lambda: CAT.load_model_pack(pack), args.repeats)
+
+        cat = CAT.load_model_pack(pack)
+        direct_s, direct = timed(lambda: [cat.get_entities(t) for t in texts])
+        n_direct = sum(len(r.get("entities", {})) for r in direct)
+
+        server = DenHTTPServer(port=free_port(), preload=["den://bench"])
+        server.start()
+        try:
+            url = server.url + "/api/v1/task/entity-linking"
+            with requests.Session() as s:
+                s.post(url, json={"model_id": "den://bench", "inputs": texts[0]}).raise_for_status()
+
+                def over_http() -> list[dict[str, object]]:
+                    out = []
+                    for t in texts:
+                        r = s.post(url, json={"model_id": "den://bench", "inputs": t})
+                        r.raise_for_status()
+                        out.append(r.json())
+                    return out
+
+                http_s, via_http = timed(over_http)
+        finally:
+            server.stop()
+        n_http = sum(len(r["entities"]) for r in via_http)  # type: ignore[arg-type]
+        size = dir_size(pack)
+
+    print(f"caikit benchmark: pack {pack} ({size / 1e6:.1f} MB), {len(texts)} devel texts, "
+          f"{os.cpu_count()} CPUs")
+    rows = [
+        ("ModelManager.load via den / raw CAT.load_model_pack", f"{via_den_s / raw_s:.3f}",
+         "target <= 1.05"),
+        ("  ModelManager.load('den://bench') (s, median)", f"{via_den_s:.3f}", ""),
+        ("  raw CAT.load_model_pack (s, median)", f"{raw_s:.3f}", ""),
+        ("HTTP throughput / direct get_entities throughput", f"{direct_s / http_s:.3f}",
+         "(1.0 = no serving overhead)"),
+        ("  HTTP (texts/s)", f"{len(texts) / http_s:.1f}", ""),
+        ("  direct cat.get_entities (texts/s)", f"{len(texts) / direct_s:.1f}", ""),
+        ("  entities found HTTP / direct", f"{n_http} / {n_direct}", "must match"),
+    ]
+    print_table(rows)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,103 @@
+"""A real caikit runtime HTTP server on a free loopback port, started and stopped by the tests."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+from caikit.runtime.model_management.model_manager import ModelManager as RuntimeModelManager
+
+from medcat_den.caikit.server import DenHTTPServer
+
+from .conftest import free_port
+
+REPO = Path(__file__).resolve().parents[2]
+ROUTE = "/api/v1/task/entity-linking"
+
+
+def test_runtime_http_serves_den_refs(den_models) -> None:
+    port = free_port()
+    server = DenHTTPServer(port=port, preload=["den://tiny"])
+    assert server.url == f"http://127.0.0.1:{port}"
+    assert server._server.server.config.host == "127.0.0.1"  # not caikit's 0.0.0.0
+    loaded = RuntimeModelManager.get_instance().loaded_models
+    assert list(loaded) == ["den://tiny"]  # loaded at start
+    server.start()
+    try:
+        r = requests.post(server.url + ROUTE, timeout=60,
+                          json={"model_id": "den://tiny", "inputs": "asthma and heart failure"})
+        assert r.status_code == 200, r.text
+        body = r.json()
+        assert [(e["cui"], e["text"], e["start"], e["end"]) for e in body["entities"]] == [
+            ("C0004096", "asthma", 0, 6), ("C0018801", "heart failure", 11, 24)]
+        assert body["model_id"] == den_models.a.model_id
+
+        # a ref that was not loaded at start is loaded on its first request
+        assert "den://tiny-b@production" not in loaded
+        r = requests.post(server.url + "/api/v1/task/token-classification", timeout=60,
+                          json={"model_id": "den://tiny-b@production", "inputs": "asthma"})
+        assert r.status_code == 200, r.text
+        assert [t["entity"] for t in r.json()["results"]] == ["C0004096"]
+        assert "den://tiny-b@production" in loaded
+
+        r = requests.post(server.url + ROUTE, timeout=60,
+                          json={"model_id": "den://no-such-model", "inputs": "asthma"})
+        assert r.status_code == 404, r.text
+        assert "den://no-such-model" in r.json()["details"]
+        assert "den://no-such-model" not in loaded
+    finally:
+        server.stop()
+    with pytest.raises(requests.ConnectionError):
+        requests.post(server.url + ROUTE, timeout=5, json={"model_id": "den://tiny", "inputs": "x"})
+
+
+def test_serve_command_in_fresh_interpreter(den_models) -> None:
+    """`serve` applies the NumPy-2 shim itself (a fresh NumPy 2 has no np.issubclass_)."""
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MEDCAT_DEN_")}
+    env["PYTHONPATH"] = str(REPO)
+    cmd = [sys.executable, "-m", "medcat_den.caikit", "serve", "--port", str(port),
+           "--den-type", "LOCAL_USER", "--den-path", str(den_models.root)]
+    proc = subprocess.Popen(cmd, cwd=str(REPO), env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    try:
+        url = f"http://127.0.0.1:{port}{ROUTE}"
+        deadline = time.monotonic() + 90
+        while True:
+            assert proc.poll() is None, proc.stdout.read() if proc.stdout else ""
+            try:
+                r = requests.post(url, timeout=30, json={"model_id": "den://tiny-b",
+                                                         "inputs": "copd and cancer"})
+                break
+            except requests.ConnectionError:
+                assert time.monotonic() < deadline, "server did not come up"
+                time.sleep(0.3)
+        assert r.status_code == 200, r.text
+        assert [e["cui"] for e in r.json()["entities"]] == []  # tiny-b lacks both concepts
+        r = requests.post(url, timeout=30, json={"model_id": "den://tiny", "inputs": "copd"})
+        assert [e["cui"] for e in r.json()["entities"]] == ["C0024117"]
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0
+
+
+def test_serve_rejects_a_missing_preload_ref(den_models, capsys: pytest.CaptureFixture[str]) -> None:
+    import argparse
+
+    from medcat_den.cli import serve_cmd
+
+    parser = argparse.ArgumentParser()
+    serve_cmd.add_parser(parser.add_subparsers())
+    args = parser.parse_args(["serve", "--port", str(free_port()), "--model", "den://absent"])
+    assert args.host == "127.0.0.1"
+    assert args.func(args) == 2
+    assert "den://absent" in capsys.readouterr().err
