@@ -52,6 +52,10 @@ def _parse() -> argparse.Namespace:
     ap.add_argument("--hashseed", default="0", help="PYTHONHASHSEED to run under")
     ap.add_argument("--threads", type=int, default=2, help="torch intra-op threads")
     ap.add_argument("--skip-static", action="store_true", help="do not evaluate the static pack")
+    ap.add_argument("--grid", action="store_true",
+                    help="also evaluate every pack under a grid of upstream inference settings "
+                         "(use_ner_link_candidates x always_calculate_similarity x "
+                         "long_similarity_threshold) and report the best")
     ap.add_argument("--keep-cpu-autocast", action="store_true",
                     help="do not apply the CPU autocast workaround (shows the upstream crash)")
     return ap.parse_args()
@@ -61,6 +65,33 @@ def _reexec_with_hashseed(hashseed: str) -> None:
     if os.environ.get("PYTHONHASHSEED") != hashseed:
         env = dict(os.environ, PYTHONHASHSEED=hashseed)
         os.execve(sys.executable, [sys.executable, *sys.argv], env)
+
+
+GRID_THRESHOLDS = (0.0, 0.4, 0.6)
+
+
+def _grid_eval(u: Any, cat: Any, devel: dict[str, Any]) -> list[dict[str, Any]]:
+    """Evaluate under inference-time settings that the upstream reads at predict time."""
+    cnf = cat.config.components.linking
+    saved = (cnf.use_ner_link_candidates, cnf.always_calculate_similarity,
+             cnf.long_similarity_threshold)
+    rows = []
+    try:
+        for ner_cands in (True, False):
+            for always in (False, True):
+                for thr in GRID_THRESHOLDS:
+                    cnf.use_ner_link_candidates = ner_cands
+                    cnf.always_calculate_similarity = always
+                    cnf.long_similarity_threshold = thr
+                    res = u.evaluate(cat, devel)
+                    res["inference"] = {"use_ner_link_candidates": ner_cands,
+                                        "always_calculate_similarity": always,
+                                        "long_similarity_threshold": thr}
+                    rows.append(res)
+    finally:
+        (cnf.use_ner_link_candidates, cnf.always_calculate_similarity,
+         cnf.long_similarity_threshold) = saved
+    return rows
 
 
 def main() -> int:
@@ -91,6 +122,10 @@ def main() -> int:
         out["untrained"]["eval_s"] = round(time.perf_counter() - t0, 2)
         out["untrained"]["build_s"] = round(build_s, 2)
         out["untrained"]["linker"] = u.STATIC
+        if args.grid:
+            rows = _grid_eval(u, cat, devel)
+            out["untrained_grid_best"] = max(rows, key=lambda r: r["f1"])
+            out["untrained_grid"] = rows
         del cat
 
     if args.train:
@@ -143,13 +178,21 @@ def main() -> int:
             linker.create_embeddings()
             embed_s = time.perf_counter() - t0
             res = u.evaluate(cat, devel)
+            if args.grid:
+                rows = _grid_eval(u, cat, devel)
+                res["grid_best"] = max(rows, key=lambda r: r["f1"])
+                res["grid"] = rows
             res.update({"epoch": epoch, "train_s": round(train_s, 2), "reembed_s": round(embed_s, 2),
                         "train_mentions_per_s": round(n_mentions / train_s, 1)})
             per_epoch.append(res)
-            print(json.dumps(res), file=sys.stderr, flush=True)
+            print(json.dumps({k: v for k, v in res.items() if k != "grid"}), file=sys.stderr,
+                  flush=True)
         if per_epoch:
             best = max(per_epoch, key=lambda r: r["f1"])
-            out["trained"] = dict(best)
+            out["trained"] = {k: v for k, v in best.items() if k not in ("grid", "grid_best")}
+            if args.grid:
+                gbest = max(per_epoch, key=lambda r: r["grid_best"]["f1"])
+                out["trained_grid_best"] = dict(gbest["grid_best"], epoch=gbest["epoch"])
             out["per_epoch"] = per_epoch
     out["settings"] = settings
     print(json.dumps(out))

@@ -511,15 +511,20 @@ class Den:
         ref: str | ModelInfo,
         cat_class: type[CAT] | None = None,
         config_dict: dict[str, Any] | None = None,
+        **load_kwargs: Any,
     ) -> CAT:
-        """Load a verified model as a CAT (or ``cat_class``) object."""
+        """Load a verified model as a CAT (or ``cat_class``) object.
+
+        ``load_kwargs`` (``addon_config_dict``, ``keep_addons_of_types``) go to
+        ``CAT.load_model_pack``.
+        """
         from medcat.cat import CAT
 
         cls = cat_class or CAT
         cid = self.resolve(ref)
         started = time.perf_counter()
         with self.materialise(cid) as pack:
-            cat = CAT.load_model_pack(pack, config_dict=config_dict)
+            cat = CAT.load_model_pack(pack, config_dict=config_dict, **load_kwargs)
         if cls is not type(cat) and issubclass(cls, type(cat)):
             cat.__class__ = cls
         name = self._current_name(cid, "") or None

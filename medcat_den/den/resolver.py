@@ -69,7 +69,10 @@ def _wrap(backend: StoreBackend, label: str | None, offline: bool | None) -> Den
     policy = None
     if not backend.is_local:
         try:
-            cache = importlib.import_module("medcat_den.cache").cache_for_remote(offline=off)
+            cache_mod = importlib.import_module("medcat_den.cache")
+            cache = cache_mod.cache_for_remote(offline=off)
+            # manifests and name refs through the cache too, so offline mode can resolve refs
+            backend = cache_mod.CachedBackend(backend, cache, offline=off)
         except (ImportError, AttributeError):
             cache = None
         try:

@@ -34,12 +34,17 @@ _patches: MedCATPatches | None = None
 _patches_lock = threading.Lock()
 
 
-def _install() -> None:
+def _ensure_patches() -> MedCATPatches:
+    # imports MedCAT; done before taking the state lock so no import runs under it
     global _patches
     with _patches_lock:
         if _patches is None:
             _patches = MedCATPatches(STATE)
-        _patches.install()
+        return _patches
+
+
+def _install() -> None:
+    _ensure_patches().install()
 
 
 def _remove() -> None:
@@ -66,6 +71,7 @@ def inject_into_medcat(
     """
     options = InjectionOptions.resolve(den_getter, model_name_mapper, prefix, inject_save)
     handle = InjectionHandle(options, process_wide=True)
+    _ensure_patches()
     STATE.push_global(handle)
     return handle
 
@@ -95,6 +101,7 @@ def injected_den(
     """
     options = InjectionOptions.resolve(den_getter, model_name_mapper, prefix, inject_save)
     handle = InjectionHandle(options, process_wide=process_wide)
+    _ensure_patches()
     if process_wide:
         STATE.push_global(handle)
         try:

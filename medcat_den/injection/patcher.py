@@ -50,8 +50,13 @@ class ClassPatch:
 
     def install(self) -> None:
         if self._replacement is not None:
-            # still reachable: either on the class or under someone else's later patch
-            return
+            current = self.owner.__dict__.get(self.name, _MISSING)
+            was_there = _MISSING if self._inherited else self._original
+            if current is self._replacement or current is not was_there:
+                # still reachable: on the class, or under someone else's later patch
+                return
+            # someone put the original straight back over ours: ours is gone, start afresh
+            self._replacement = None
         self._original = self.owner.__dict__.get(self.name, _MISSING)
         self._inherited = self._original is _MISSING
         if self._inherited:

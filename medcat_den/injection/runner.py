@@ -13,6 +13,7 @@ with :func:`medcat_den.injection.uninject_into_medcat`.
 
 from __future__ import annotations
 
+import builtins
 import code
 import importlib.util
 import logging
@@ -25,7 +26,7 @@ import types
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from medcat_den.errors import DenError
+from medcat_den.errors import ConfigError, DenError
 from medcat_den.injection.api import inject_into_medcat
 from medcat_den.injection.options import UNSET, InjectionOptions, Unset
 
@@ -60,10 +61,6 @@ The den itself is chosen as usual ($MEDCAT_DEN_TYPE, $MEDCAT_DEN_PATH, $MEDCAT_D
 _PYTHON_RE = re.compile(r"^python(\d+(\.\d+)*)?(\.exe)?$")
 # interpreter flags accepted after "python" (anything else is refused, not ignored)
 _PY_FLAGS = {"-i", "-u", "-B"}
-
-
-class UsageError(Exception):
-    """Bad wrapper command line (exit status 2)."""
 
 
 @dataclass
@@ -112,12 +109,12 @@ def _option_value(args: list[str], opt: str) -> str:
     if "=" in a:
         return a.split("=", 1)[1]
     if not args:
-        raise UsageError(f"{opt} needs a value")
+        raise ConfigError(f"{opt} needs a value")
     return args.pop(0)
 
 
 def parse_args(argv: Sequence[str]) -> Parsed:
-    """Split the wrapper's options from the target (see USAGE); raise UsageError."""
+    """Split the wrapper's options from the target (see USAGE); ConfigError if malformed."""
     args = list(argv)
     if args and args[0] == "--with-injection":
         args.pop(0)
@@ -141,7 +138,7 @@ def parse_args(argv: Sequence[str]) -> Parsed:
             args.pop(0)
             out.inject_save = False
         elif a.startswith("--"):
-            raise UsageError(f"unknown option {a!r}")
+            raise ConfigError(f"unknown option {a!r}")
         else:
             break
     out.target = parse_target(args)
@@ -150,7 +147,7 @@ def parse_args(argv: Sequence[str]) -> Parsed:
 
 def parse_target(args: list[str]) -> Target:
     if not args:
-        raise UsageError("no target given")
+        raise ConfigError("no target given")
     args = list(args)
     via_python = _is_python(args[0])
     if via_python:
@@ -169,18 +166,18 @@ def parse_target(args: list[str]) -> Target:
             # plain "python": a prompt on a terminal, else the program read from stdin
             kind = "repl" if sys.stdin.isatty() else "stdin"
             return Target(kind, interactive=kind == "repl", flags=flags)
-        raise UsageError("no target given")
+        raise ConfigError("no target given")
     head = args.pop(0)
     if head == "-m":
         if not args:
-            raise UsageError("-m needs a module name")
+            raise ConfigError("-m needs a module name")
         return Target("module", args.pop(0), args, interactive, flags)
     if head == "-c":
         if not args:
-            raise UsageError("-c needs the code to run")
+            raise ConfigError("-c needs the code to run")
         return Target("code", args.pop(0), args, interactive, flags)
     if head.startswith("-"):
-        raise UsageError(
+        raise ConfigError(
             f"unsupported option {head!r} before the target (supported: -m, -c, -i"
             + (", -u, -B" if via_python else "") + ")"
         )
@@ -206,7 +203,7 @@ class _Console(code.InteractiveConsole):
 
 def _fresh_main(filename: str | None) -> types.ModuleType:
     mod = types.ModuleType("__main__")
-    mod.__dict__.update({"__builtins__": __builtins__, "__spec__": None, "__loader__": None})
+    mod.__dict__.update({"__builtins__": builtins, "__spec__": None, "__loader__": None})
     if filename is not None:
         mod.__file__ = filename
         mod.__dict__["__cached__"] = None
@@ -219,7 +216,11 @@ def _print_exception(exc: BaseException) -> None:
     tb = exc.__traceback__
     while tb is not None and os.path.abspath(tb.tb_frame.f_code.co_filename) in skip:
         tb = tb.tb_next
-    traceback.print_exception(type(exc), exc, tb)
+    exc.__traceback__ = tb  # the default hook reads the exception's own traceback
+    try:
+        sys.excepthook(type(exc), exc, tb)  # the target may have installed its own
+    except Exception:
+        traceback.print_exception(type(exc), exc, tb)
 
 
 def _exit_status(code_: object) -> int:
@@ -241,7 +242,9 @@ def _set_path0(entry: str) -> None:
 def _execute(target: Target, namespace: types.ModuleType) -> None:
     """Run the target's code (raises whatever it raises)."""
     if target.kind == "module":
-        runpy.run_module(target.what, run_name="__main__", alter_sys=True)
+        # with -i the prompt gets the module's globals (runpy returns a copy of them)
+        namespace.__dict__.update(
+            runpy.run_module(target.what, run_name="__main__", alter_sys=True))
     elif target.kind == "script" and not target.interactive:
         runpy.run_path(target.what, run_name="__main__")
     elif target.kind == "script":
@@ -269,6 +272,9 @@ def run_target(target: Target) -> int:
             found = importlib.util.find_spec(target.what) is not None
         except (ImportError, ValueError):
             found = False
+        except Exception as e:  # a parent package failed to import: Python shows why
+            _print_exception(e)
+            return 1
         if not found:
             print(f"{sys.executable}: No module named {target.what}", file=sys.stderr)
             return 1
@@ -278,9 +284,11 @@ def run_target(target: Target) -> int:
             print(f"{sys.executable}: can't open file {path!r}: [Errno 2] No such file or "
                   "directory", file=sys.stderr)
             return 2
-        _set_path0(os.path.dirname(path) if os.path.isfile(path) else path)
+        # like Python: the script's real directory (symlinks resolved), or the dir/zip itself
+        real = os.path.realpath(path)
+        _set_path0(os.path.dirname(real) if os.path.isfile(real) else real)
     else:
-        _set_path0(os.getcwd())
+        _set_path0("")  # -c, -i, stdin: the current directory, as Python's ''
 
     sys.argv = target.argv
     namespace = _fresh_main(target.what if target.kind == "script" else None)
@@ -315,6 +323,14 @@ def _interact(target: Target, namespace: types.ModuleType) -> int:
         banner = (f"Python {sys.version} on {sys.platform}\n"
                   'Type "help", "copyright", "credits" or "license" for more information.\n'
                   "(medcat_den: CAT.load_model_pack goes through the model den)")
+    if sys.stdin.isatty():
+        try:  # line editing and tab completion, as Python's own prompt has
+            import readline
+            import rlcompleter  # noqa: F401
+
+            readline.parse_and_bind("tab: complete")
+        except ImportError:
+            pass
     try:
         _Console(namespace.__dict__).interact(banner=banner, exitmsg="")
     except SystemExit as e:
@@ -328,7 +344,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         argv = sys.argv[1:]
     try:
         parsed = parse_args(argv)
-    except UsageError as e:
+    except ConfigError as e:
         sys.stderr.write(USAGE)
         print(f"{PROG}: error: {e}", file=sys.stderr)
         return 2

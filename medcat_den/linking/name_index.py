@@ -104,26 +104,7 @@ class NameIndex:
     def topk(self, queries: Tensor, k: int, chunk_size: int,
              allowed: Tensor | None = None) -> tuple[Tensor, Tensor]:
         """Top-``k`` (scores, target indices) per query row; chunked, bounded memory."""
-        m = queries.shape[0]
-        k = max(1, min(k, len(self.keys)))
-        best_s = torch.full((m, k), float("-inf"))
-        best_i = torch.zeros((m, k), dtype=torch.long)
-        if len(self.keys) == 0 or m == 0:
-            return best_s, best_i
-        q = queries.float()
-        for start in range(0, len(self.keys), chunk_size):
-            block = self.embeddings[start:start + chunk_size].float()
-            s = q @ block.T
-            if allowed is not None:
-                s.masked_fill_(~allowed[start:start + chunk_size].unsqueeze(0), float("-inf"))
-            kk = min(k, s.shape[1])
-            cs, ci = torch.topk(s, kk, dim=1)
-            all_s = torch.cat([best_s, cs], dim=1)
-            all_i = torch.cat([best_i, ci + start], dim=1)
-            best_s, pos = torch.topk(all_s, k, dim=1)
-            best_i = torch.gather(all_i, 1, pos)
-            del s, block
-        return best_s, best_i
+        return chunked_topk(queries, self.embeddings, k, chunk_size, allowed)
 
     def best_among(self, query: Tensor, cuis: Sequence[str]) -> tuple[str, float] | None:
         """Best (CUI, similarity) for one query among the targets of ``cuis``."""
@@ -162,3 +143,31 @@ class NameIndex:
         self.embeddings = emb
         self.texts = []
         self.target_cuis = []
+
+
+def chunked_topk(queries: Tensor, matrix: Tensor, k: int, chunk_size: int,
+                 allowed: Tensor | None = None) -> tuple[Tensor, Tensor]:
+    """Top-``k`` of ``queries @ matrix.T`` per row, ``chunk_size`` rows of ``matrix`` at a time.
+
+    Peak extra memory is about ``len(queries) * chunk_size`` floats plus one
+    float32 copy of a chunk, whatever ``len(matrix)`` is.
+    """
+    m, n = queries.shape[0], matrix.shape[0]
+    k = max(1, min(k, n)) if n else 1
+    best_s = torch.full((m, k), float("-inf"))
+    best_i = torch.zeros((m, k), dtype=torch.long)
+    if n == 0 or m == 0:
+        return best_s, best_i
+    q = queries.float()
+    for start in range(0, n, chunk_size):
+        block = matrix[start:start + chunk_size].float()
+        s = q @ block.T
+        if allowed is not None:
+            s.masked_fill_(~allowed[start:start + chunk_size].unsqueeze(0), float("-inf"))
+        cs, ci = torch.topk(s, min(k, s.shape[1]), dim=1)
+        all_s = torch.cat([best_s, cs], dim=1)
+        all_i = torch.cat([best_i, ci + start], dim=1)
+        best_s, pos = torch.topk(all_s, k, dim=1)
+        best_i = torch.gather(all_i, 1, pos)
+        del s, block
+    return best_s, best_i

@@ -49,7 +49,7 @@ from medcat_den.linking.config import (
 from medcat_den.linking.context_model import ContextModel
 from medcat_den.linking.mention_scorer import MentionScorer, scalar_features
 from medcat_den.linking.model_ref import BASE_MODEL_FOLDER, ModelRef
-from medcat_den.linking.name_index import EMB_FILE, NameIndex
+from medcat_den.linking.name_index import EMB_FILE, NameIndex, chunked_topk
 
 logger = logging.getLogger(__name__)
 
@@ -87,6 +87,7 @@ class EmbeddingLinker(AbstractEntityProvidingComponent, AbstractManualSerialisab
         if component_folder and os.path.exists(os.path.join(component_folder, EMB_FILE)):
             self.index.load(component_folder, cdb)
         self._generator: CandidateGenerator | None = None
+        self._gen_names: Tensor | None = None
         self.refresh_names()
 
     # ----------------------------------------------------------------- setup
@@ -158,7 +159,26 @@ class EmbeddingLinker(AbstractEntityProvidingComponent, AbstractManualSerialisab
         n = self.index.sync(self.cdb, self.embed_texts, full=full)
         if full or n:
             self._generator = None
+            self._gen_names = None
         return n
+
+    def pooled_names(self) -> Tensor:
+        """Encoder output (before projection) for every target text."""
+        return self.context_model.pooled(self.index.texts, None, desc="Encoding names")[0]
+
+    def embed_raw(self, texts: list[str]) -> Tensor:
+        """Unprojected, L2-normalised encodings (the generator's space)."""
+        return F.normalize(self.context_model.pooled(texts, None, desc="Encoding spans")[0],
+                           dim=-1)
+
+    def generator_names(self) -> Tensor:
+        """Unprojected target embeddings for the candidate generator (cached)."""
+        if self._gen_names is None or self._gen_names.shape[0] != len(self.index):
+            if self.context_model.model.projection is None:
+                self._gen_names = self.index.embeddings
+            else:
+                self._gen_names = F.normalize(self.pooled_names(), dim=-1).to(torch.float16)
+        return self._gen_names
 
     def generator(self) -> CandidateGenerator:
         if self._generator is None:
@@ -176,9 +196,10 @@ class EmbeddingLinker(AbstractEntityProvidingComponent, AbstractManualSerialisab
         if self.cnf.use_candidate_generator:
             taken = {(m.start_tok, m.end_tok) for m in mentions}
             allowed = self.index.allowed_mask(self.cnf.filters)
+            names = self.generator_names()
             mentions += self.generator().propose(
-                doc, taken, self.embed_texts,
-                lambda mat: self.index.topk(mat, 1, self.cnf.name_chunk_size, allowed)[0][:, 0])
+                doc, taken, self.embed_raw,
+                lambda mat: chunked_topk(mat, names, 1, self.cnf.name_chunk_size, allowed)[0][:, 0])
         return mentions
 
     def encode_mentions(self, doc: MutableDocument, mentions: list[Mention]

@@ -192,9 +192,11 @@ class TrainableEmbeddingLinker(EmbeddingLinker):
     def _name_vectors(self) -> Tensor:
         """Pooled (pre-projection) encodings of all targets; cached while the LM is frozen."""
         if self._name_pooled is None or self._name_pooled.shape[0] != len(self.index):
-            self._name_pooled, _ = self.context_model.pooled(self.index.texts, None,
-                                                             desc="Encoding names")
+            self._name_pooled = super().pooled_names()
         return self._name_pooled
+
+    def pooled_names(self) -> Tensor:
+        return self._name_vectors() if self.lm_frozen else super().pooled_names()
 
     def _refresh_index_embeddings(self) -> None:
         if self.lm_frozen:
@@ -203,7 +205,7 @@ class TrainableEmbeddingLinker(EmbeddingLinker):
             self.index.embeddings = emb.to(torch.float16)
         else:
             self.refresh_names(full=True)
-        self._generator = None
+            self._gen_names = None
 
     def _encode_batch(self, batch: LinkBatch) -> tuple[Tensor, Tensor]:
         dev = self.context_model.device

@@ -178,3 +178,14 @@ def test_import_class_config_in_fresh_interpreter(den_models, tmp_path: Path) ->
     assert proc.returncode == 0, proc.stderr[-3000:]
     out = json.loads(proc.stdout.strip().splitlines()[-1])
     assert out == {"type": "MedCATModule", "id": den_models.b.model_id, "cuis": ["C0004096"]}
+
+
+def test_den_only_finder_override_refuses_local_folders(den_models, tmp_path: Path) -> None:
+    """The README's production override: default finder = the den, no LOCAL fallback."""
+    echo_dir = tmp_path / "echo"
+    EchoModule("hi").save(str(echo_dir))
+    configure_caikit(runtime=False, overrides={"model_management": {"finders": {"default": {
+        "type": "MEDCAT_DEN", "config": {"den_path": str(den_models.root)}}}}})
+    assert caikit.load("den://tiny").den_model_id == den_models.a.model_id
+    with pytest.raises(ValueError, match="Unable to find a ModuleConfig"):
+        caikit.load(str(echo_dir))

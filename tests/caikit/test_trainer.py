@@ -20,13 +20,20 @@ import caikit
 import pytest
 from caikit.core import MODEL_MANAGER
 from caikit.core.data_model import JobStatus
-from caikit.core.exceptions.caikit_core_exception import CaikitCoreException
+from caikit.core.exceptions.caikit_core_exception import (
+    CaikitCoreException,
+    CaikitCoreStatusCode,
+)
 from caikit.core.toolkit.reversible_hasher import ReversibleHasher
 
 from medcat_den.caikit import MedCATModule
 from medcat_den.caikit.server import configure_caikit
 from medcat_den.caikit.trainers import MedCATEmbeddingLinkerTrainer, put_dataset
-from medcat_den.errors import ConfigError, TrainingCanceledError, TrainingError
+from medcat_den.errors import (
+    ConfigError,
+    TrainingCanceledError,
+    TrainingError,
+)
 from medcat_den.training import fingerprint, load_export
 from medcat_den.training.toy import make_toy_export
 from tests.conftest import TINY_CONCEPTS
@@ -105,8 +112,10 @@ def test_thread_job_completes_pushes_lineage_and_is_found_by_id(den_models, tmp_
     assert again is not found and again.get_info().status == JobStatus.COMPLETED
     assert again.get_info().result_model_id == pushed.model_id
     assert again.load().den_model_id == pushed.model_id
-    with pytest.raises(CaikitCoreException, match="Unknown training_id"):
+    with pytest.raises(CaikitCoreException) as missing:
         MODEL_MANAGER.get_model_future(ReversibleHasher.hash("linker") + ":" + "0" * 32)
+    assert missing.value.status_code == CaikitCoreStatusCode.NOT_FOUND
+    assert "Unknown training_id" in missing.value.message
 
 
 def test_subprocess_job_completes_with_progress(den_models, tmp_path) -> None:
@@ -250,12 +259,13 @@ def test_other_processes_cancel_and_see_interrupted_jobs(den_models, tmp_path) -
     assert future.get_info().status == JobStatus.CANCELED
 
     # a process that owned a running job dies: the job reads as ERRORED (interrupted)
+    data = _write(tmp_path / "t.json", TRAIN)
     owner = _run_py(
         "import json, sys, time, caikit\n"
         "from medcat_den.caikit import MedCATModule\n"
         "from medcat_den.caikit.trainers import MedCATEmbeddingLinkerTrainer as T\n"
         f"t = T({{'state_dir': {str(state)!r}, 'component_factory': {TOY!r}}}, 'owner')\n"
-        f"f = t.train(MedCATModule, base_model='den://tiny', train_data={str(_write(tmp_path / 't.json', TRAIN))!r},"
+        f"f = t.train(MedCATModule, base_model='den://tiny', train_data={str(data)!r},"
         f" trainer_config={ENDLESS!r})\n"
         "print(f.id, flush=True)\n"
         "while f.get_info().step < 1: time.sleep(0.05)\n"
@@ -282,7 +292,7 @@ def test_import_class_config_in_fresh_interpreter(tmp_path) -> None:
     proc = _run_py(
         "import sys, caikit\n"
         f"caikit.configure({str(cfg)!r})\n"
-        "assert 'medcat_den' not in ' '.join(sys.modules)\n"
+        "assert not [m for m in sys.modules if m.split('.')[0] == 'medcat_den']\n"
         "from caikit.core import MODEL_MANAGER\n"
         "t = MODEL_MANAGER.get_trainer('mine')\n"
         "print(type(t).name, t.instance_name)")
@@ -312,6 +322,7 @@ def test_config_and_argument_errors(den_models, tmp_path) -> None:
     with pytest.raises(ConfigError, match="learning_rate"):
         t.train(MedCATModule, base_model="den://tiny", train_data=TRAIN,
                 trainer_config={"learning_rate": 0})
-    with pytest.raises(ConfigError):
+    with pytest.raises(ConfigError, match="Bad Name!") as bad_name:
         t.train(MedCATModule, base_model="den://tiny", train_data=TRAIN, name="Bad Name!")
+    assert bad_name.value.status_code == CaikitCoreStatusCode.INVALID_ARGUMENT  # HTTP 400
     assert t.list_jobs() == []

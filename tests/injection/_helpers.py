@@ -7,7 +7,13 @@ import os
 import sys
 from typing import Any
 
+from medcat.cat import CAT
+
 PYTHON = sys.executable
+
+# what CAT looked like before any test injected anything (imported before any injection)
+ORIGINAL_LOAD = CAT.__dict__["load_model_pack"]
+ORIGINAL_SAVE = CAT.__dict__["save_model_pack"]
 
 
 def subprocess_env(extra: dict[str, str] | None = None) -> dict[str, str]:

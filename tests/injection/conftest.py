@@ -10,10 +10,7 @@ from medcat.cat import CAT
 
 from medcat_den.den import Den, ModelInfo, get_default_den
 from medcat_den.injection import api
-
-# what CAT looked like before any test injected anything
-ORIGINAL_LOAD = CAT.__dict__["load_model_pack"]
-ORIGINAL_SAVE = CAT.__dict__["save_model_pack"]
+from tests.injection._helpers import ORIGINAL_LOAD, ORIGINAL_SAVE
 
 
 @pytest.fixture(autouse=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from pathlib import Path
 from typing import Any
@@ -12,13 +13,13 @@ from medcat.cat import CAT
 from medcat_den.den import Den, ModelInfo, source_of
 from medcat_den.errors import ModelNotFoundError
 from medcat_den.injection import (
+    api,
     current_injection,
     inject_into_medcat,
     injected_den,
     uninject_into_medcat,
 )
-from medcat_den.injection import api
-from tests.injection.conftest import ORIGINAL_LOAD, ORIGINAL_SAVE
+from tests.injection._helpers import ORIGINAL_LOAD, ORIGINAL_SAVE
 
 NOT_A_PACK = "not a directory"  # MedCAT's error for a path that is not a pack folder
 
@@ -259,6 +260,21 @@ def test_many_threads_nesting_concurrently_keep_their_own_state(isolated_env: Pa
     assert CAT.__dict__["save_model_pack"] is ORIGINAL_SAVE
 
 
+def test_asyncio_tasks_each_see_their_own_block(isolated_env: Path) -> None:
+    async def task(prefix: str, mine: asyncio.Event, other: asyncio.Event) -> bool:
+        with injected_den(prefix=prefix) as handle:
+            mine.set()
+            await other.wait()  # both blocks are open now, interleaved on one thread
+            return current_injection() is handle
+
+    async def both() -> list[bool]:
+        a, b = asyncio.Event(), asyncio.Event()
+        return list(await asyncio.gather(task("a:", a, b), task("b:", b, a)))
+
+    assert asyncio.run(both()) == [True, True]
+    assert current_injection() is None
+
+
 # -- other patches ---------------------------------------------------------------------------
 
 
@@ -288,7 +304,7 @@ def test_patch_made_after_ours_survives_uninject(
         # theirs saw every call: the code's, and the den's own load of its verified folder
         assert [c == "tiny" for c in calls] == [True, False, True, True, False]
     finally:
-        CAT.load_model_pack = ours  # they remove their patch, restoring what they found
+        CAT.load_model_pack = ours  # type: ignore[method-assign]  # they unpatch
     with injected_den():  # the next injection cycle takes ours off for good
         pass
     assert CAT.__dict__["load_model_pack"] is ORIGINAL_LOAD
@@ -378,3 +394,13 @@ def test_inject_into_medcat_reads_environment_and_arguments_win(
     with injected_den(prefix=None, inject_save=False) as block:
         assert block.options.prefix is None
         assert block.options.inject_save is False
+
+
+def test_patch_clobbered_by_someone_else_is_installed_afresh(isolated_env: Path) -> None:
+    handle = inject_into_medcat()
+    CAT.load_model_pack = ORIGINAL_LOAD  # type: ignore[method-assign]  # someone undoes us
+    uninject_into_medcat(handle)
+    with injected_den() as block:
+        assert CAT.__dict__["load_model_pack"] is not ORIGINAL_LOAD
+        assert current_injection() is block
+    assert CAT.__dict__["load_model_pack"] is ORIGINAL_LOAD

@@ -90,7 +90,7 @@ def test_mapper_rules() -> None:
     assert apply_mapper("local", lambda n: None) is None  # callable: None means disk
     assert apply_mapper("x", lambda n: f"den://{n}-v2") == "den://x-v2"
     with pytest.raises(ConfigError, match="returned int"):
-        apply_mapper("x", lambda n: 3)  # type: ignore[arg-type,return-value]
+        apply_mapper("x", lambda n: 3)  # type: ignore[arg-type]
     opts = InjectionOptions(model_name_mapper=lambda n: None if n == "keep-local" else n)
     assert den_ref_for_load("keep-local", opts) is None
     assert den_ref_for_load("other", opts) == "other"

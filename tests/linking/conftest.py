@@ -44,24 +44,36 @@ def _vocab_words() -> list[str]:
     return sorted(words)
 
 
-@pytest.fixture(scope="session")
-def tiny_bert_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A tiny random BERT (hidden 32) + WordPiece tokenizer saved as a local model folder."""
+def make_bert(folder: Path, hidden: int, extra_vocab: int) -> Path:
+    """Save a random BERT + WordPiece tokenizer (vocab from the toy texts) into ``folder``."""
     import torch
     from transformers import BertConfig, BertModel, BertTokenizerFast
 
-    folder = tmp_path_factory.mktemp("tiny_bert")
+    folder.mkdir(parents=True, exist_ok=True)
     specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
     chars = list("abcdefghijklmnopqrstuvwxyz0123456789") + [f"##{c}" for c in "abcdefghijklmnopqrstuvwxyz0123456789"]
     vocab = specials + _vocab_words() + [c for c in chars if c not in _vocab_words()]
+    vocab += [f"zz{i}" for i in range(extra_vocab)]
     (folder / "vocab.txt").write_text("\n".join(vocab) + "\n")
     tok = BertTokenizerFast(vocab_file=str(folder / "vocab.txt"), do_lower_case=True)
     tok.save_pretrained(str(folder))
     torch.manual_seed(0)
-    cfg = BertConfig(vocab_size=len(vocab), hidden_size=32, num_hidden_layers=2,
+    cfg = BertConfig(vocab_size=len(vocab), hidden_size=hidden, num_hidden_layers=2,
                      num_attention_heads=2, intermediate_size=37, max_position_embeddings=128)
     BertModel(cfg).save_pretrained(str(folder))
     return folder
+
+
+@pytest.fixture(scope="session")
+def tiny_bert_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny random BERT (hidden 32, ~100 KB) saved as a local model folder."""
+    return make_bert(tmp_path_factory.mktemp("tiny_bert"), 32, 0)
+
+
+@pytest.fixture(scope="session")
+def wide_vocab_bert_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Same architecture with a 40k-token vocabulary (~5 MB of frozen embeddings)."""
+    return make_bert(tmp_path_factory.mktemp("wide_bert"), 32, 40000)
 
 
 @pytest.fixture(scope="session")

@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
-from _s3 import FAKE_KEY_ID, FAKE_SECRET, S3Server
+from tests._s3 import FAKE_KEY_ID, FAKE_SECRET, S3Server
 
 from medcat_den.errors import BackendError, ConfigError, KeyNotFoundError
 from medcat_den.store.s3 import S3Backend

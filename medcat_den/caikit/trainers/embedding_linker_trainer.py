@@ -50,8 +50,9 @@ from medcat_den.caikit.trainers.components import DEFAULT_FACTORY, load_factory
 from medcat_den.caikit.trainers.job_record import JobRecord
 from medcat_den.caikit.trainers.job_store import JobStore, process_start, uuid_of
 from medcat_den.caikit.trainers.linker_future import LinkerTrainingFuture
+from medcat_den.caikit.trainers.request_error import InvalidTrainingRequestError
 from medcat_den.caikit.trainers.training_job import TrainingJob
-from medcat_den.errors import ConfigError, TrainingError
+from medcat_den.errors import ConfigError, InvalidNameError, TrainingError
 from medcat_den.store.names import validate_alias, validate_name
 from medcat_den.training import TrainerConfig
 
@@ -132,6 +133,23 @@ class MedCATEmbeddingLinkerTrainer(ModelTrainerBase):  # type: ignore[misc]
         **kwargs: Any,
     ) -> LinkerTrainingFuture:
         """Queue a fine-tuning job and return its future at once."""
+        try:
+            return self._submit(module_class, args, kwargs, save_path=save_path,
+                                model_name=model_name,
+                                external_training_id=external_training_id,
+                                base_model=base_model, train_data=train_data,
+                                eval_data=eval_data, trainer_config=trainer_config,
+                                name=name, aliases=aliases)
+        except (ConfigError, InvalidNameError) as err:
+            if isinstance(err, InvalidTrainingRequestError):
+                raise
+            raise InvalidTrainingRequestError(str(err)) from None
+
+    def _submit(self, module_class: type[Any], args: tuple[Any, ...], kwargs: dict[str, Any],
+                *, save_path: Any, model_name: str | None, external_training_id: str | None,
+                base_model: str | None, train_data: Any, eval_data: Any,
+                trainer_config: TrainerConfig | dict[str, Any] | None, name: str | None,
+                aliases: list[str] | str | None) -> LinkerTrainingFuture:
         if args:
             raise ConfigError("train() takes keyword arguments only (base_model=, train_data=, "
                               "eval_data=, trainer_config=, name=, aliases=)")
@@ -162,7 +180,10 @@ class MedCATEmbeddingLinkerTrainer(ModelTrainerBase):  # type: ignore[misc]
             _log.debug("save_path %s ignored: trained models go to the den", save_path)
 
         job_uuid = external_training_id or uuid_mod.uuid4().hex
-        uuid_of(job_uuid)
+        try:
+            uuid_of(job_uuid)
+        except TrainingError:
+            raise ConfigError(f"external_training_id must be 32 hex digits, got {job_uuid!r}") from None
         training_id = f"{ReversibleHasher.hash(self._instance_name)}:{job_uuid}"
         if self._store.read(training_id) is not None:
             raise ConfigError(f"training id {job_uuid} is already in use")
