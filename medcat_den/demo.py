@@ -69,8 +69,11 @@ def show_entities(result: dict[str, Any]) -> None:
 
 
 def main() -> int:
-    logging.basicConfig(level=logging.WARNING)
-    logging.getLogger("medcat").setLevel(logging.ERROR)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    for handler in logging.getLogger().handlers:
+        # MedCAT sets some of its loggers to INFO itself; keep the demo output readable
+        handler.setLevel(logging.WARNING)
+        handler.addFilter(lambda r: not r.name.startswith("medcat.") or r.levelno >= logging.ERROR)
     from medcat_den.den import get_default_den
 
     den = get_default_den()
@@ -93,8 +96,21 @@ def main() -> int:
     return 0
 
 
+def caikit_step(den: Any, info: Any) -> None:
+    """Load the starter model through caikit's ModelManager with a den ref."""
+    import caikit.core
+
+    from medcat_den.caikit.server import configure_caikit
+
+    configure_caikit(runtime=False)
+    model = caikit.core.MODEL_MANAGER.load(f"den://{STARTER_NAME}")
+    print(f"== caikit ModelManager.load('den://{STARTER_NAME}') -> {type(model).__name__}:")
+    for e in model.run(SENTENCE).entities:
+        print(f"    {e.start:>4}-{e.end:<4} {e.text!r:<32} -> {e.cui} ({e.pretty_name})")
+
+
 def _later_steps() -> list[Any]:
-    return []
+    return [caikit_step]
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ with the same data.
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 import threading
@@ -143,6 +144,7 @@ class S3Server(ThreadedMotoServer):
 
 def start_server() -> Iterator[S3Server]:
     """Generator for a session fixture: environment set, server started, stopped at the end."""
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per request otherwise
     saved = {k: os.environ.get(k) for k in [*s3_env(), "AWS_ENDPOINT_URL", "AWS_PROFILE"]}
     os.environ.update(s3_env())
     os.environ.pop("AWS_PROFILE", None)

@@ -99,7 +99,8 @@ def main() -> int:
         fetch_first_s = time.perf_counter() - t0
         fetch_s, _ = _best(lambda: den.fetch_model(info), args.repeats)
 
-        zip_path = den._get_model_zip_path(info)  # type: ignore[attr-defined]
+        backend = den._get_backend()  # the LocalFileDen behind the Den facade
+        zip_path = backend._get_model_zip_path(info)  # type: ignore[attr-defined]
         unpacked = zip_path.removesuffix(".zip")
 
         def cold() -> Any:

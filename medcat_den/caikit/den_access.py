@@ -20,7 +20,7 @@ from medcat.cat import CAT
 
 from medcat_den.caikit.pack_loading import WARM_UP_TEXT, load_cat, validate_device
 from medcat_den.den import Den, get_default_den
-from medcat_den.den.den import _remember_source
+from medcat_den.den.den import remember_source
 from medcat_den.errors import ConfigError
 
 DEN_SPEC_KEYS = ("den_type", "den_path", "den_config_file", "den_backend")
@@ -65,7 +65,7 @@ def fetch_cat(
         # materialised pack here and then apply what fetch_model would.
         with den.materialise(content_id) as pack:
             cat = load_cat(pack, config_dict=config_dict, device=device)
-        _remember_source(cat, content_id, den.info(content_id).name)
+        remember_source(cat, content_id, den.info(content_id).name)
         if den.policy is not None:
             den.policy.on_fetched(den, cat, content_id)
     if warm_up:

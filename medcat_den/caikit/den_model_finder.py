@@ -70,10 +70,9 @@ class DenModelFinder(ModelFinderBase):  # type: ignore[misc]
         except ModelNotFoundError as e:
             logger.warning("%s: %s", self._instance_name, e)
             raise ServedModelNotFoundError(f"{ref}: {e}") from e
-        info = self.den.info(content_id)
         config = ModuleConfig({
             "module_id": MODULE_ID,
-            "name": info.name or content_id,
+            "name": ref,
             DEN_MODEL_ID_KEY: content_id,
             DEN_REF_KEY: ref,
             DEN_SPEC_KEY: dict(self.spec),

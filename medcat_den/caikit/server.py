@@ -24,7 +24,16 @@ from medcat_den.errors import ConfigError
 
 logger = logging.getLogger(__name__)
 
-CONFIG_DIR = Path(__file__).resolve().parents[2] / "config"
+
+def _config_dir() -> Path:
+    """``medcat_den/config/`` when shipped as package data, else the source tree's ``config/``."""
+    packaged = Path(__file__).resolve().parents[1] / "config"
+    if (packaged / "medcat_den.yml").is_file():
+        return packaged
+    return Path(__file__).resolve().parents[2] / "config"
+
+
+CONFIG_DIR = _config_dir()
 BASE_CONFIG = CONFIG_DIR / "medcat_den.yml"
 RUNTIME_CONFIG = CONFIG_DIR / "runtime.yml"
 DEFAULT_HOST = "127.0.0.1"

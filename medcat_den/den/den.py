@@ -26,6 +26,7 @@ import os
 import random
 import shutil
 import tempfile
+import threading
 import time
 import weakref
 from collections.abc import Callable, Iterator
@@ -76,6 +77,11 @@ _SOURCES: dict[int, tuple[weakref.ref[Any], str, str | None]] = {}
 def _remember_source(cat: Any, cid: str, name: str | None) -> None:
     key = id(cat)
     _SOURCES[key] = (weakref.ref(cat, lambda _r: _SOURCES.pop(key, None)), cid, name)
+
+
+def remember_source(cat: Any, cid: str, name: str | None) -> None:
+    """Record that ``cat`` was loaded from den model ``cid`` (for default parents on push)."""
+    _remember_source(cat, cid, name)
 
 
 def _source_entry(cat: Any) -> tuple[str, str | None] | None:
@@ -459,7 +465,7 @@ class Den:
             self._write_pack(cid, manifest, pack, scratch=tmp, link=True)
             yield pack
         finally:
-            shutil.rmtree(tmp, ignore_errors=True)
+            _remove_in_background(tmp)
 
     def fetch_pack(self, ref: str | ModelInfo, out_dir: str) -> str:
         """Write a verified copy of the pack into the (new or empty) folder ``out_dir``."""
@@ -691,6 +697,22 @@ class Den:
                         else:
                             os.unlink(path)
         return freed
+
+
+def _remove_in_background(path: str) -> None:
+    """Hide a temp folder at once (rename) and delete it off the caller's critical path.
+
+    Unlinking a pack's many small files costs a noticeable share of a small
+    model's load time; leftovers of an interrupted delete are removed by ``gc``.
+    """
+    trash = path + ".trash"
+    try:
+        os.rename(path, trash)
+    except OSError:
+        shutil.rmtree(path, ignore_errors=True)
+        return
+    threading.Thread(target=shutil.rmtree, args=(trash, True), daemon=True,
+                     name="medcat-den-cleanup").start()
 
 
 def _default_name(path: str) -> str:

@@ -20,7 +20,9 @@ Config keys (all have defaults; none is hard-coded elsewhere):
 - ``train_on_names``: targets are all names (True) or one name per CUI (False).
 - ``learning_rate``, ``lm_learning_rate``, ``weight_decay``, ``temperature``,
   ``negative_sampling_k``, ``negative_sampling_candidate_pool_size``,
-  ``rejection_loss_weight``, ``epochs``, ``seed``, ``device``.
+  ``rejection_loss_weight``, ``epochs``, ``seed``, ``device``,
+  ``training_num_threads`` (torch threads for the small per-step tensors of
+  frozen-LM training on CPU; 0 keeps torch's setting).
 - ``training_batch_size``, ``embedding_batch_size``, ``linking_batch_size``,
   ``name_chunk_size`` (names scored per matmul chunk).
 - ``link_similarity_threshold``: minimum cosine similarity of a link.
@@ -66,6 +68,7 @@ class EmbeddingLinkingConfig(Linking):
     epochs: int = 8
     seed: int = 0
     device: str = "auto"
+    training_num_threads: int = 1
     training_batch_size: int = 64
     embedding_batch_size: int = 256
     linking_batch_size: int = 128

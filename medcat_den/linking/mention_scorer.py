@@ -26,9 +26,30 @@ class MentionScorer(nn.Module):
 
     def __init__(self, dim: int, window_dim: int, hidden: int = 128) -> None:
         super().__init__()
+        width = dim + window_dim + N_SCALARS
         self.net = nn.Sequential(
-            nn.Linear(dim + window_dim + N_SCALARS, hidden), nn.GELU(), nn.Dropout(0.1),
-            nn.Linear(hidden, 1))
+            nn.Linear(width, hidden), nn.GELU(), nn.Dropout(0.1), nn.Linear(hidden, 1))
+        # input standardisation, fitted on the training rows (encoders are often anisotropic)
+        self.mean: Tensor
+        self.scale: Tensor
+        self.fitted: Tensor
+        self.register_buffer("mean", torch.zeros(width))
+        self.register_buffer("scale", torch.ones(width))
+        self.register_buffer("fitted", torch.zeros((), dtype=torch.bool))
+
+    def inputs(self, mention: Tensor, window: Tensor, scalars: Tensor) -> Tensor:
+        return torch.cat([mention, window, scalars], dim=1)
+
+    def fit_standardisation(self, x: Tensor) -> None:
+        with torch.no_grad():
+            self.mean.copy_(x.mean(dim=0))
+            if x.shape[0] > 1:
+                self.scale.copy_(x.std(dim=0).clamp(min=1e-4))
+            else:
+                self.scale.fill_(1.0)
+            self.fitted.fill_(True)
 
     def forward(self, mention: Tensor, window: Tensor, scalars: Tensor) -> Tensor:
-        return self.net(torch.cat([mention, window, scalars], dim=1)).squeeze(1)
+        x = self.inputs(mention, window, scalars)
+        out: Tensor = self.net((x - self.mean) / self.scale)
+        return out.squeeze(1)

@@ -23,8 +23,10 @@ to ``training_batch_size`` and are flushed before inference / saving), and
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import random
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -181,10 +183,38 @@ class TrainableEmbeddingLinker(EmbeddingLinker):
             doc = self.ner_doc(d.text)
             examples += self._doc_examples(doc, {(s, e): c for s, e, c in d.annotations})
         self._add_features(examples)
+        self._fit_standardisation(examples)
         logger.info("Prepared %d training rows (%d candidates, %d with a gold CUI)",
                     len(examples), sum(e.candidate for e in examples),
                     sum(e.gold_cui is not None for e in examples))
         return examples
+
+    def _fit_standardisation(self, examples: list[LinkExample]) -> None:
+        """Fit the rejection head's input standardisation on all candidate rows."""
+        if self.scorer is None or self.scorer_trained or bool(self.scorer.fitted):
+            return
+        rows = [e for e in examples if e.candidate]
+        if len(rows) < 2:
+            return
+        with torch.no_grad():
+            feats = self._scorer_features(self.collate(rows), list(range(len(rows))))
+            self.scorer.fit_standardisation(self.scorer.inputs(*feats))
+
+    def _scorer_features(self, batch: LinkBatch, rows: list[int]
+                         ) -> tuple[Tensor, Tensor, Tensor]:
+        from medcat_den.linking.mention_scorer import scalar_features
+
+        dev = self.context_model.device
+        m, w = self._encode_batch(batch)
+        q = self.context_model.model.project(m[rows])
+        ex = [batch.examples[i] for i in rows]
+        mentions = [Mention(0, e.n_tokens - 1, 0, 0, e.kind, e.ner_cuis, gen_sim=e.gen_sim)
+                    for e in ex]
+        _, s1, s2 = self.link(q.detach(), mentions)
+        scal = scalar_features(
+            s1, s2, torch.tensor([e.gen_sim for e in ex]), torch.tensor([e.kind for e in ex]),
+            torch.tensor([e.n_tokens for e in ex]), torch.tensor([e.upper for e in ex])).to(dev)
+        return q, F.normalize(w[rows].float(), dim=-1), scal
 
     def collate(self, items: list[LinkExample]) -> LinkBatch:
         return LinkBatch(torch.tensor([e.row for e in items], dtype=torch.long), list(items))
@@ -246,7 +276,10 @@ class TrainableEmbeddingLinker(EmbeddingLinker):
                 torch.tensor([mm.kind for mm in mentions]),
                 torch.tensor([ex[i].n_tokens for i in cand_rows]),
                 torch.tensor([ex[i].upper for i in cand_rows])).to(dev)
-            logits = self.scorer(q[cand_rows], F.normalize(w[cand_rows].float(), dim=-1), scal)
+            feats = (q[cand_rows], F.normalize(w[cand_rows].float(), dim=-1), scal)
+            if not bool(self.scorer.fitted):
+                self.scorer.fit_standardisation(self.scorer.inputs(*feats).detach())
+            logits = self.scorer(*feats)
             labels = torch.tensor([ex[i].label for i in cand_rows], device=dev)
             loss = loss + self.cnf.rejection_loss_weight * F.binary_cross_entropy_with_logits(
                 logits, labels)
@@ -386,20 +419,21 @@ class TrainableEmbeddingLinker(EmbeddingLinker):
         self.train_mode(True)
         losses: list[float] = []
         order = list(range(len(examples)))
-        for epoch in tqdm(range(epochs), desc="Training linker", leave=False):
-            rng.shuffle(order)
-            total, n = 0.0, 0
-            for start in range(0, len(order), bs):
-                batch = self.collate([examples[i] for i in order[start:start + bs]])
-                opt.zero_grad()
-                loss = self.forward(batch)
-                if loss.requires_grad:
-                    loss.backward()
-                    opt.step()
-                total += float(loss.detach())
-                n += 1
-            losses.append(total / max(n, 1))
-            logger.info("epoch %d: mean loss %.4f", epoch + 1, losses[-1])
+        with self._step_threads():
+            for epoch in tqdm(range(epochs), desc="Training linker", leave=False):
+                rng.shuffle(order)
+                total, n = 0.0, 0
+                for start in range(0, len(order), bs):
+                    batch = self.collate([examples[i] for i in order[start:start + bs]])
+                    opt.zero_grad()
+                    loss = self.forward(batch)
+                    if loss.requires_grad:
+                        loss.backward()  # type: ignore[no-untyped-call]
+                        opt.step()
+                    total += float(loss.detach())
+                    n += 1
+                losses.append(total / max(n, 1))
+                logger.info("epoch %d: mean loss %.4f", epoch + 1, losses[-1])
         self.on_train_end()
         result = {"loss_first_epoch": losses[0], "loss_last_epoch": losses[-1],
                   "train_rows": float(len(examples))}
@@ -408,6 +442,20 @@ class TrainableEmbeddingLinker(EmbeddingLinker):
                 result["rejection_threshold"] = self.calibrate_threshold(eval_export)
             result.update(self.evaluate_export(eval_export))
         return result
+
+    @contextlib.contextmanager
+    def _step_threads(self) -> Iterator[None]:
+        """Fewer torch threads for frozen-LM steps on CPU (tiny tensors; threads only contend)."""
+        n = self.cnf.training_num_threads
+        if n <= 0 or not self.lm_frozen or self.context_model.device.type != "cpu":
+            yield
+            return
+        before = torch.get_num_threads()
+        torch.set_num_threads(n)
+        try:
+            yield
+        finally:
+            torch.set_num_threads(before)
 
     def calibrate_threshold(self, export: dict[str, Any]) -> float:
         """Set ``rejection_threshold`` to the value maximising strict F1 on ``export``."""
@@ -450,7 +498,7 @@ class TrainableEmbeddingLinker(EmbeddingLinker):
         self._hook_optimizer.zero_grad()
         loss = self.forward(self.collate(rows))
         if loss.requires_grad:
-            loss.backward()
+            loss.backward()  # type: ignore[no-untyped-call]
             self._hook_optimizer.step()
         self._hook_trained = True
         self.train_mode(False)

@@ -12,6 +12,7 @@ Config keys (all optional; the environment fills what is missing):
     max_attempts (int): attempts per request on transient errors (default 5).
     backoff_base (float): first retry delay in seconds, doubled per attempt (default 0.25).
     connect_timeout (float), read_timeout (float): seconds (defaults 10 and 60).
+    list_page_size (int): keys per list request (default 1000, S3's maximum).
 
 Credentials come only from the standard AWS chain (environment, shared files,
 SSO, instance roles); passing keys here is refused, and nothing this class
@@ -108,6 +109,7 @@ class S3Backend(StoreBackend):
         backoff_base: float = 0.25,
         connect_timeout: float = 10.0,
         read_timeout: float = 60.0,
+        list_page_size: int = 1000,
     ) -> None:
         if url is None and bucket is None:
             url = os.environ.get(ENV_REMOTE_HOST) or None
@@ -139,6 +141,7 @@ class S3Backend(StoreBackend):
         self.max_attempts = int(max_attempts)
         self.backoff_base = float(backoff_base)
         self._timeouts = (float(connect_timeout), float(read_timeout))
+        self.list_page_size = max(1, min(1000, int(list_page_size)))
         self._client_lock = threading.Lock()
         self._client: Any = None
         self._client_pid = -1
@@ -171,8 +174,12 @@ class S3Backend(StoreBackend):
         return self._client
 
     def _make_client(self) -> Any:
-        import boto3
-        from botocore.config import Config
+        try:
+            import boto3
+            from botocore.config import Config
+        except ImportError:
+            raise ConfigError("the S3 den type needs boto3: pip install 'medcat_den[s3]'"
+                              ) from None
 
         session = boto3.session.Session(profile_name=self._profile_name,
                                         region_name=self._region_name)
@@ -446,7 +453,8 @@ class S3Backend(StoreBackend):
         full_prefix = root + prefix
         token: str | None = None
         while True:
-            kwargs: dict[str, Any] = {"Bucket": self.bucket, "Prefix": full_prefix}
+            kwargs: dict[str, Any] = {"Bucket": self.bucket, "Prefix": full_prefix,
+                                      "MaxKeys": self.list_page_size}
             if token:
                 kwargs["ContinuationToken"] = token
 

@@ -106,6 +106,8 @@ class Trainer:
         eval_export = load_export(eval_data) if eval_data is not None else None
         if eval_export is not None:
             validate_export(eval_export, "evaluation data")
+        if cfg.num_threads is not None:
+            torch.set_num_threads(cfg.num_threads)
         setter = getattr(self.component, "set_device", None)
         if callable(setter):
             setter(cfg.device)

@@ -12,7 +12,6 @@ import time
 from pathlib import Path
 
 import pytest
-from tests._s3 import S3Server
 
 from medcat_den.cache import BlobCache, CachedBackend, CacheSettings
 from medcat_den.den import Den, get_default_den
@@ -20,6 +19,7 @@ from medcat_den.den.den import blob_key
 from medcat_den.errors import ConfigError, IntegrityError, OfflineError
 from medcat_den.store.local import LocalFolderBackend
 from medcat_den.store.s3 import S3Backend
+from tests._s3 import S3Server
 
 
 class Clock:
@@ -146,10 +146,13 @@ import json, os, sys, time
 from medcat_den.den import get_default_den
 den = get_default_den()
 go = sys.argv[1]
+open(go + "." + str(os.getpid()), "w").close()  # ready
 while not os.path.exists(go):
     time.sleep(0.005)
-cat = den.fetch_model("den://tiny")
-print(json.dumps({"downloads": den.cache.downloads, "cuis": len(cat.cdb.cui2info)}))
+with den.materialise("den://tiny") as pack:  # a verified pack folder, as fetch_model uses
+    files = sorted(os.path.relpath(os.path.join(d, f), pack)
+                   for d, _, fs in os.walk(pack) for f in fs)
+print(json.dumps({"downloads": den.cache.downloads, "files": files}))
 """
 
 
@@ -167,13 +170,16 @@ def test_8_concurrent_cold_fetchers_download_once(
     procs = [subprocess.Popen([sys.executable, "-c", FETCHER, str(go)], env=env,
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
              for _ in range(8)]
-    time.sleep(0.5)
+    deadline = time.time() + 120
+    while len(list(tmp_path.glob("go.*"))) < 8 and time.time() < deadline:
+        time.sleep(0.05)
     s3_server.reset_counts()
-    go.touch()  # processes that finished importing start together; the rest join late
+    go.touch()  # all 8 start fetching together
     outs = [p.communicate(timeout=300) for p in procs]
     assert all(p.returncode == 0 for p in procs), [o[1][-2000:] for o in outs]
     results = [json.loads(o[0].strip().splitlines()[-1]) for o in outs]
-    assert all(r["cuis"] == 7 for r in results)
+    expected = sorted(den.manifest(info.model_id).files)
+    assert all(r["files"] == expected for r in results)
     assert sum(r["downloads"] for r in results) == len(blobs)
     assert s3_server.count("GetObject", "/objects/blobs/") == len(blobs)
 

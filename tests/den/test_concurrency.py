@@ -102,6 +102,9 @@ def test_sigkilled_pushers_leave_only_complete_models(den_root: Path, tmp_path: 
     info = den.push_model(str(packs[0]), "after the crashes", name="shared")
     assert time.monotonic() - started < 30
     assert den.info("den://shared").model_id == info.model_id
-    den.gc(grace_seconds=0)
+    deadline = time.monotonic() + 10
+    while any((den_root / "tmp").iterdir()) and time.monotonic() < deadline:
+        den.gc(grace_seconds=0)
+        time.sleep(0.1)
     assert den.verify() == []
     assert not any((den_root / "tmp").iterdir())

@@ -39,6 +39,17 @@ NEG_TEMPLATES = ["the band named {n} played a song today .",
                  "the journal titled {n} has a new book ."]
 
 
+@pytest.fixture(scope="module", autouse=True)
+def _one_torch_thread() -> Any:
+    """Tiny models: intra-op threads only contend on the shared 2-core machine."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 def _vocab_words() -> list[str]:
     words = {w for _, n in CONCEPTS for w in n.split()} | set(FILLER)
     return sorted(words)
@@ -51,7 +62,8 @@ def make_bert(folder: Path, hidden: int, extra_vocab: int) -> Path:
 
     folder.mkdir(parents=True, exist_ok=True)
     specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
-    chars = list("abcdefghijklmnopqrstuvwxyz0123456789") + [f"##{c}" for c in "abcdefghijklmnopqrstuvwxyz0123456789"]
+    alnum = "abcdefghijklmnopqrstuvwxyz0123456789"
+    chars = list(alnum) + [f"##{c}" for c in alnum]
     vocab = specials + _vocab_words() + [c for c in chars if c not in _vocab_words()]
     vocab += [f"zz{i}" for i in range(extra_vocab)]
     (folder / "vocab.txt").write_text("\n".join(vocab) + "\n")
@@ -115,7 +127,7 @@ def toy_test() -> dict[str, Any]:
     return make_export(2, 15)
 
 
-LINKER_OVERRIDES: dict[str, Any] = {"context_window_size": 6, "epochs": 6,
+LINKER_OVERRIDES: dict[str, Any] = {"context_window_size": 6, "epochs": 30,
                                     "training_batch_size": 32, "learning_rate": 5e-3}
 
 

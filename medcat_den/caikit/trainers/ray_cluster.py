@@ -33,12 +33,15 @@ from medcat_den.errors import BackendError
 _log = logging.getLogger(__name__)
 
 
-def _free_ports(count: int) -> list[int]:
+def _free_ports(count: int, avoid: range) -> list[int]:
     socks = []
     try:
-        for _ in range(count):
+        while len(socks) < count:
             s = socket.socket()
             s.bind(("127.0.0.1", 0))
+            if int(s.getsockname()[1]) in avoid:
+                s.close()
+                continue
             socks.append(s)
         return [int(s.getsockname()[1]) for s in socks]
     finally:
@@ -72,9 +75,9 @@ class LocalRayHead:
         # unix socket paths are limited to ~107 bytes: keep the temp dir short
         self.temp_dir = tempfile.mkdtemp(prefix="mdray-", dir="/tmp" if os.name == "posix"
                                          else None)
+        base = 20000 + (os.getpid() * 97) % 20000
         (gcs, dash, client, agent_http, agent_grpc, metrics, rt_agent, node_mgr,
-         obj_mgr) = _free_ports(9)
-        base = 20000 + (os.getpid() * 97) % 30000
+         obj_mgr) = _free_ports(9, avoid=range(base, base + 1000))
         cmd = [
             self.python, "-m", "ray.scripts.scripts", "start", "--head", "--block",
             "--node-ip-address=127.0.0.1", f"--port={gcs}",
@@ -124,7 +127,7 @@ class LocalRayHead:
         except (urllib.error.URLError, OSError, ValueError):
             return False
 
-    def stop(self, timeout_s: float = 20.0) -> None:
+    def stop(self, timeout_s: float = 10.0) -> None:
         """SIGTERM the head (it stops its processes), then SIGKILL its group if needed."""
         proc, self.proc = self.proc, None
         if proc is not None:

@@ -26,6 +26,7 @@ import base64
 import json
 import logging
 import os
+import shutil
 import signal
 import sys
 import tempfile
@@ -102,8 +103,8 @@ class GracefulStop:
 
 
 def scratch_dir(spec: dict[str, Any]) -> Path:
-    root = spec.get("checkpoint_dir") or os.path.join(tempfile.gettempdir(), "medcat-den-ray")
-    path = Path(root) / spec["uuid"]
+    root = str(spec.get("checkpoint_dir") or os.path.join(tempfile.gettempdir(), "medcat-den-ray"))
+    path = Path(root) / str(spec["uuid"])
     path.mkdir(parents=True, exist_ok=True)
     return path
 
@@ -117,6 +118,7 @@ def run_single(spec: dict[str, Any], stop: GracefulStop) -> dict[str, Any]:
     from medcat_den.caikit.trainers.job_runner import JobProgressCallback
     from medcat_den.caikit.trainers.ray_graceful import GracefulTrainer, StopOnRequest
     from medcat_den.caikit.trainers.training_data import resolve_data
+    from medcat_den.den.policies import check_fine_tune
     from medcat_den.training import CancellationToken, TrainerConfig, fingerprint
 
     den = open_den(spec["den"])
@@ -127,6 +129,7 @@ def run_single(spec: dict[str, Any], stop: GracefulStop) -> dict[str, Any]:
     factory = load_factory(spec["component_factory"])
     base_id = den.resolve(spec["base_model"])
     base_info = den.info(base_id)
+    check_fine_tune(den, base_id)  # the remote den's policy, on the node that trains
     scratch = scratch_dir(spec)
     token = CancellationToken()
     with den.materialise(base_id) as base_pack:
@@ -185,6 +188,7 @@ def run(spec: dict[str, Any], stop: GracefulStop) -> dict[str, Any]:
         raise TrainingCanceledError("training canceled before the push")
     emit(PROGRESS, {"phase": "pushing"})
     info = push_result(spec, outcome)
+    shutil.rmtree(scratch_dir(spec), ignore_errors=True)
     return {"model_id": info.model_id, "ref": info.ref, "metrics": outcome["metrics"],
             "steps": outcome["steps"], "epochs_completed": outcome["epochs_completed"]}
 
@@ -206,8 +210,10 @@ def main(argv: list[str] | None = None) -> int:
         return 143
     except BaseException as err:  # report every failure in one line, then exit non-zero
         from medcat_den.caikit.trainers.job_runner import error_message
+        from medcat_den.errors import DenError
 
-        _log.debug("training job failed", exc_info=True)
+        _log.error("training job failed: %s", error_message(err),
+                   exc_info=not isinstance(err, DenError))
         emit(ERROR, {"canceled": False, "message": error_message(err)})
         return 1
     result["seconds"] = round(time.monotonic() - started, 3)

@@ -1,0 +1,290 @@
+"""Data-parallel training inside one Ray job: Ray Train's TorchTrainer, gloo on CPU.
+
+Each of ``num_workers`` workers loads the base model and the data by reference from the
+den, wraps the TrainableComponent in :class:`DataParallelComponent` and runs the usual
+:class:`~medcat_den.training.Trainer` on its shard with ``batch_size // num_workers``
+examples per batch. Before every optimizer step the gradients are averaged across workers
+in one all-reduce (and clipped afterwards with the configured ``max_grad_norm``), so each
+step equals a single-worker step on the global batch. The same all-reduce carries a
+"stop requested" flag, so every worker stops after the same step (rank 0 checkpoints).
+Rank 0 saves the pack and pushes it to the den; a small coordinator actor decides whether
+a stop or the push came first. Spec keys used here besides the single-worker ones:
+``num_workers``, ``worker_resources``.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import torch
+
+from medcat_den.caikit.trainers.ray_job import GracefulStop, emit, scratch_dir
+from medcat_den.errors import TrainingCanceledError, TrainingError
+
+_log = logging.getLogger(__name__)
+_STOP_POLL_S = 0.5
+
+
+class DataParallelComponent:
+    """A TrainableComponent that trains on its shard and averages gradients (see module)."""
+
+    def __init__(self, inner: Any, train_export: dict[str, Any], rank: int, world: int,
+                 max_grad_norm: float | None, stop_requested: Callable[[], bool]) -> None:
+        self.inner = inner
+        self._train_export = train_export
+        self.rank = rank
+        self.world = world
+        self._max_grad_norm = max_grad_norm
+        self._stop_requested = stop_requested
+        self._last_poll = 0.0
+        self._local_stop = False
+        self.stop_agreed = False
+
+    def __getattr__(self, name: str) -> Any:  # optional extras (set_device, ...)
+        return getattr(self.inner, name)
+
+    def broadcast_initial_state(self) -> None:
+        """Start every worker from rank 0's weights."""
+        import torch.distributed as dist
+
+        state = self.inner.trainable_state_dict()
+        for value in state.values():
+            if isinstance(value, torch.Tensor):
+                dist.broadcast(value, src=0)
+        self.inner.load_trainable_state_dict(state)
+
+    def preprocess(self, export: dict[str, Any]) -> list[Any]:
+        examples = self.inner.preprocess(export)
+        if export is not self._train_export:
+            return list(examples)  # evaluation data: every worker sees all of it
+        per_worker = len(examples) // self.world
+        if per_worker == 0:
+            raise TrainingError(f"training data: {len(examples)} examples cannot be shared "
+                                f"by {self.world} workers")
+        # equal shards, so every worker takes the same number of steps
+        return list(examples[self.rank::self.world][:per_worker])
+
+    def collate(self, items: list[Any]) -> Any:
+        return self.inner.collate(items)
+
+    def forward(self, batch: Any) -> torch.Tensor:
+        return self.inner.forward(batch)  # type: ignore[no-any-return]
+
+    def configure_optimizer(self, lr: float, weight_decay: float) -> torch.optim.Optimizer:
+        optimizer: torch.optim.Optimizer = self.inner.configure_optimizer(lr, weight_decay)
+        optimizer.register_step_pre_hook(self._sync)
+        return optimizer
+
+    def _sync(self, optimizer: torch.optim.Optimizer, args: Any, kwargs: Any) -> None:
+        import torch.distributed as dist
+
+        now = time.monotonic()
+        if not self._local_stop and now - self._last_poll >= _STOP_POLL_S:
+            self._last_poll = now
+            self._local_stop = bool(self._stop_requested())
+        params = [p for group in optimizer.param_groups for p in group["params"]]
+        grads = [p.grad if p.grad is not None else torch.zeros_like(p) for p in params]
+        flat = torch.cat([g.reshape(-1) for g in grads]
+                         + [torch.tensor([1.0 if self._local_stop else 0.0],
+                                         dtype=grads[0].dtype if grads else torch.float32)])
+        dist.all_reduce(flat, op=dist.ReduceOp.SUM)
+        self.stop_agreed = bool(flat[-1] > 0)
+        offset = 0
+        for p, g in zip(params, grads, strict=True):
+            n = g.numel()
+            p.grad = (flat[offset:offset + n] / self.world).view_as(p).to(p.dtype)
+            offset += n
+        if self._max_grad_norm is not None:
+            torch.nn.utils.clip_grad_norm_(params, self._max_grad_norm)
+
+    def trainable_state_dict(self) -> dict[str, Any]:
+        return self.inner.trainable_state_dict()  # type: ignore[no-any-return]
+
+    def load_trainable_state_dict(self, state_dict: dict[str, Any]) -> None:
+        self.inner.load_trainable_state_dict(state_dict)
+
+    def evaluate(self, export: dict[str, Any]) -> dict[str, float]:
+        return self.inner.evaluate(export)  # type: ignore[no-any-return]
+
+    def on_train_end(self) -> None:
+        self.inner.on_train_end()
+
+    def train(self, mode: bool) -> object:
+        return self.inner.train(mode)
+
+
+def _coordinator_class() -> Any:
+    import ray
+
+    @ray.remote(num_cpus=0)
+    class Coordinator:
+        """Decides atomically whether a stop or rank 0's push came first."""
+
+        def __init__(self) -> None:
+            self.stop = False
+            self.pushing = False
+            self.result: dict[str, Any] | None = None
+
+        def request_stop(self) -> bool:
+            if self.pushing:
+                return False
+            self.stop = True
+            return True
+
+        def stop_requested(self) -> bool:
+            return self.stop
+
+        def begin_push(self) -> bool:
+            if self.stop:
+                return False
+            self.pushing = True
+            return True
+
+        def set_result(self, result: dict[str, Any]) -> None:
+            self.result = result
+
+        def get_result(self) -> dict[str, Any] | None:
+            return self.result
+
+    return Coordinator
+
+
+def _worker_loop(config: dict[str, Any]) -> None:
+    """Ray Train ``train_loop_per_worker``."""
+    import ray
+    import ray.train
+    from medcat.cat import CAT
+
+    from medcat_den.caikit.den_access import open_den
+    from medcat_den.caikit.trainers.components import load_factory
+    from medcat_den.caikit.trainers.job_runner import JobProgressCallback, push_result
+    from medcat_den.caikit.trainers.ray_graceful import GracefulTrainer, StopOnRequest
+    from medcat_den.caikit.trainers.training_data import resolve_data
+    from medcat_den.den.policies import check_fine_tune
+    from medcat_den.training import CancellationToken, TrainerConfig, fingerprint
+
+    spec, coord = config["spec"], config["coord"]
+    ctx = ray.train.get_context()
+    rank, world = ctx.get_world_rank(), ctx.get_world_size()
+    den = open_den(spec["den"])
+    train_export = resolve_data(spec["train_data"], den, "training data")
+    eval_export = (resolve_data(spec["eval_data"], den, "evaluation data")
+                   if spec.get("eval_data") is not None else None)
+    config_ = TrainerConfig.from_any(spec["trainer_config"])
+    worker_config = config_.model_copy(update={
+        "batch_size": max(1, config_.batch_size // world), "max_grad_norm": None})
+    factory = load_factory(spec["component_factory"])
+    base_id = den.resolve(spec["base_model"])
+    check_fine_tune(den, base_id)
+    scratch = scratch_dir(spec) / f"rank{rank}"
+    with den.materialise(base_id) as base_pack:
+        cat = CAT.load_model_pack(base_pack)
+        component = DataParallelComponent(
+            factory(cat, base_pack), train_export, rank, world, config_.max_grad_norm,
+            lambda: bool(ray.get(coord.stop_requested.remote())))
+        component.broadcast_initial_state()
+        token = CancellationToken()
+        trainer = GracefulTrainer(component, worker_config,
+                                  checkpoint_dir=scratch / "checkpoints" if rank == 0 else None,
+                                  cancel_token=token, progress=rank == 0)
+        if rank == 0:
+            trainer.callbacks.append(JobProgressCallback(
+                lambda p: emit("MEDCAT_DEN_PROGRESS", p), interval_s=1.0))
+        trainer.callbacks.append(StopOnRequest(
+            trainer, lambda: component.stop_agreed, token, save=rank == 0,
+            on_checkpoint=lambda path, step: emit("MEDCAT_DEN_CHECKPOINT",
+                                                  {"path": path, "step": step})))
+        try:
+            result = trainer.fit(train_export, eval_export, resume_from=spec.get("resume_from"))
+        except TrainingCanceledError:
+            return
+        if token.canceled or rank != 0:
+            return
+        if not ray.get(coord.begin_push.remote()):
+            return
+        (scratch / "output").mkdir(parents=True, exist_ok=True)
+        out = cat.save_model_pack(str(scratch / "output"), pack_name="pack",
+                                  make_archive=False, add_hash_to_pack_name=False)
+        save_extra = getattr(component.inner, "save_into_pack", None)
+        if callable(save_extra):
+            save_extra(out)
+    outcome = {
+        "pack": str(out), "base_model_id": base_id, "base_name": den.info(base_id).name,
+        "trainer_config": {**config_.model_dump(mode="json"), "num_workers": world},
+        "fingerprints": {"train": fingerprint(train_export),
+                         "eval": fingerprint(eval_export) if eval_export is not None else None},
+        "metrics": result.metrics, "steps": result.state.global_step,
+        "epochs_completed": result.state.epoch, "stop_reason": result.state.stop_reason,
+    }
+    emit("MEDCAT_DEN_PROGRESS", {"phase": "pushing"})
+    info = push_result(spec, outcome)
+    shutil.rmtree(scratch / "output", ignore_errors=True)
+    ray.get(coord.set_result.remote({
+        "model_id": info.model_id, "ref": info.ref, "metrics": outcome["metrics"],
+        "steps": outcome["steps"], "epochs_completed": outcome["epochs_completed"],
+        "num_workers": world}))
+
+
+def _root_cause(err: BaseException) -> str:
+    failures = getattr(err, "worker_failures", None) or getattr(
+        getattr(err, "worker_group_error", None), "worker_failures", None)
+    if isinstance(failures, dict) and failures:
+        first = next(iter(failures.values()))
+        cause = getattr(first, "cause", None) or first
+        from medcat_den.caikit.trainers.job_runner import error_message
+
+        return error_message(cause) if isinstance(cause, BaseException) else str(cause)
+    return f"{type(err).__name__}: {err}"
+
+
+def run_data_parallel(spec: dict[str, Any], stop: GracefulStop) -> dict[str, Any]:
+    """Driver side: start the workers, relay a stop, return the pushed model's info."""
+    import ray
+    from ray.train import FailureConfig, RunConfig, ScalingConfig
+    from ray.train.torch import TorchConfig, TorchTrainer
+
+    ray.init(log_to_driver=True)
+    coord = _coordinator_class().remote()
+    relay = threading.Event()
+
+    def forward_stop() -> None:
+        relay.wait()
+        if not ray.get(coord.request_stop.remote()):
+            _log.warning("stop arrived after rank 0 began pushing: finishing the push")
+
+    threading.Thread(target=forward_stop, daemon=True).start()
+
+    def on_request() -> bool:
+        relay.set()
+        return True
+
+    stop.on_request = on_request
+    if stop.requested.is_set():
+        raise TrainingCanceledError("training canceled before it started")
+    workers = int(spec["num_workers"])
+    resources = dict(spec.get("worker_resources") or {"CPU": 1.0})
+    trainer = TorchTrainer(
+        _worker_loop, train_loop_config={"spec": spec, "coord": coord},
+        torch_config=TorchConfig(backend="gloo"),
+        scaling_config=ScalingConfig(num_workers=workers, use_gpu=bool(resources.get("GPU")),
+                                     resources_per_worker=resources),
+        run_config=RunConfig(name=f"medcat-den-{spec['uuid']}",
+                             storage_path=str(scratch_dir(spec) / "ray_train"),
+                             failure_config=FailureConfig(max_failures=0)))
+    stop.phase = "training"
+    try:
+        trainer.fit()
+    except Exception as err:
+        if relay.is_set():
+            raise TrainingCanceledError("training canceled") from None
+        raise TrainingError(f"data-parallel training failed: {_root_cause(err)}") from None
+    result = ray.get(coord.get_result.remote())
+    if result is None:
+        raise TrainingCanceledError("training canceled")
+    shutil.rmtree(scratch_dir(spec), ignore_errors=True)
+    return dict(result)

@@ -1,0 +1,201 @@
+"""``sync_dens``: copy models from one den to another, parents first, bytes verbatim.
+
+Nothing is rewritten: blobs are copied (after checking their hashes), manifests
+byte for byte (after checking them against their content ids), so content ids
+and lineage are the same in both dens. Each model is written like a push
+(blobs -> manifest -> substance index), and only then are the names moved,
+so an interrupted sync leaves the destination consistent; running it again
+finishes it. The destination's policy is checked for every model before
+anything is copied.
+
+Names: a version number keeps its number unless the destination already uses it
+for another model (then the model gets the next free number); aliases follow the
+source.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import tempfile
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from tqdm.auto import tqdm
+
+from medcat_den.den.den import Den, blob_key, manifest_key
+from medcat_den.den.refs import LATEST
+from medcat_den.errors import ConfigError, IntegrityError, KeyNotFoundError
+from medcat_den.store.integrity import sha256_file
+from medcat_den.store.manifest import PackManifest
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class SyncReport:
+    """What a sync did (or, with ``dry_run``, would do)."""
+
+    models_copied: list[str] = field(default_factory=list)
+    models_present: list[str] = field(default_factory=list)
+    blobs_copied: int = 0
+    bytes_copied: int = 0
+    names_updated: list[str] = field(default_factory=list)
+    renumbered: list[str] = field(default_factory=list)
+    missing_parents: list[str] = field(default_factory=list)
+
+
+def _ancestors_first(
+    src: Den, roots: Iterable[str]
+) -> tuple[list[str], dict[str, bytes], set[str]]:
+    """Content ids in parents-first order, their manifest bytes, and parents src lacks."""
+    order: list[str] = []
+    raw: dict[str, bytes] = {}
+    missing: set[str] = set()
+    state: dict[str, int] = {}
+
+    def visit(cid: str) -> None:
+        stack: list[tuple[str, bool]] = [(cid, False)]
+        while stack:
+            node, done = stack.pop()
+            if done:
+                if state.get(node) != 2:
+                    state[node] = 2
+                    order.append(node)
+                continue
+            if node in state:
+                continue
+            try:
+                data = src.backend.get_bytes(manifest_key(node))
+            except KeyNotFoundError:
+                missing.add(node)
+                state[node] = 2
+                continue
+            manifest = PackManifest.from_bytes(data, expected_id=node)
+            if manifest.content_id != node:
+                raise IntegrityError(f"manifest {node} does not match its content id")
+            raw[node] = data
+            state[node] = 1
+            stack.append((node, True))
+            for parent in reversed(manifest.parents):
+                if parent not in state:
+                    stack.append((parent, False))
+
+    for cid in roots:
+        visit(cid)
+    return order, raw, missing
+
+
+def _local_blob(src: Den, sha: str, size: int, scratch: str) -> str:
+    key = blob_key(sha)
+    local = src.backend.local_path(key)
+    if local is not None:
+        path = local
+    elif src.cache is not None:
+        return src.cache.ensure_blob(src.backend, key, sha, size)  # verified by the cache
+    else:
+        path = os.path.join(scratch, sha)
+        src.backend.get_file(key, path)
+    if sha256_file(path) != sha:
+        raise IntegrityError(f"blob {sha[:16]}… in {src.label} does not match its hash; "
+                             "nothing of this model was copied")
+    return path
+
+
+def sync_dens(src: Den, dst: Den, refs: list[str] | None = None, *, names: bool = True,
+              dry_run: bool = False) -> SyncReport:
+    """Copy ``refs`` (default: every model) and their ancestors from ``src`` to ``dst``."""
+    roots = [src.resolve(r) for r in refs] if refs else src._manifest_ids()
+    order, raw, missing = _ancestors_first(src, roots)
+    report = SyncReport(missing_parents=sorted(missing))
+    for cid in missing:
+        logger.warning("sync: parent model %s is not in %s; copying its children anyway",
+                       cid, src.label)
+    manifests = {cid: PackManifest.from_bytes(raw[cid], expected_id=cid) for cid in order}
+    todo = [cid for cid in order if not dst.backend.exists(manifest_key(cid))]
+    report.models_present = [cid for cid in order if cid not in todo]
+    if dst.policy is not None:
+        for cid in todo:  # all checks first: a refusal changes nothing
+            dst.policy.check_push(dst, manifests[cid])
+    total = sum(manifests[c].size for c in todo)
+    with tempfile.TemporaryDirectory(prefix="medcat-den-sync-") as scratch, \
+            tqdm(total=total, unit="B", unit_scale=True, desc="sync", leave=False) as bar:
+        for cid in todo:
+            manifest = manifests[cid]
+            for sha, size in sorted({(e.blob, e.size) for e in manifest.files.values()}):
+                bar.update(size)
+                key = blob_key(sha)
+                if dst.backend.exists(key):
+                    continue
+                if not dry_run:
+                    path = _local_blob(src, sha, size, scratch)
+                    dst.backend.put_file_if_absent(key, path)
+                    if path.startswith(scratch):
+                        with contextlib.suppress(OSError):
+                            os.unlink(path)
+                report.blobs_copied += 1
+                report.bytes_copied += size
+            if not dry_run:
+                dst.backend.put_bytes_if_absent(manifest_key(cid), raw[cid])
+                dst.backend.put_bytes_if_absent(f"substance/{manifest.substance}",
+                                                cid.encode())
+            report.models_copied.append(cid)
+            logger.info("sync: copied model %s to %s", cid, dst.label)
+    if names:
+        _sync_names(src, dst, set(order) - missing, report, dry_run)
+    return report
+
+
+def _sync_names(src: Den, dst: Den, ids: set[str], report: SyncReport, dry_run: bool) -> None:
+    for key in sorted(src.backend.list_refs("names/")):
+        name = key[len("names/"): -len(".json")]
+        record, _ = src._read_names(name)
+        versions = {int(v): c for v, c in record["versions"].items() if c in ids}
+        aliases = {a: c for a, c in record["aliases"].items() if c in ids}
+        if not versions and not aliases:
+            continue
+        renumbered: list[str] = []
+
+        def mutate(target: dict[str, Any], versions: dict[int, str] = versions,
+                   aliases: dict[str, str] = aliases,
+                   renumbered: list[str] = renumbered, name: str = name) -> dict[str, Any]:
+            renumbered.clear()
+            have: dict[str, str] = target["versions"]
+            for number, cid in sorted(versions.items()):
+                if cid in have.values():
+                    continue
+                if str(number) in have:
+                    number = max(int(v) for v in have) + 1
+                    renumbered.append(f"{name}: {cid[:12]} -> version {number}")
+                have[str(number)] = cid
+            for alias, cid in aliases.items():
+                target["aliases"][alias] = cid
+            if LATEST not in target["aliases"] and have:
+                target["aliases"][LATEST] = have[max(have, key=int)]
+            return target
+
+        if not dry_run:
+            dst._update_names(name, mutate)
+        report.names_updated.append(name)
+        report.renumbered.extend(renumbered)
+
+
+def den_for_spec(spec: str, config_file: str | None = None) -> Den:
+    """A den named on the command line: a backend name of the den YAML, s3://..., or a folder."""
+    from medcat_den.den.resolver import den_from_config, get_default_den, load_den_config
+
+    config_file = config_file or os.environ.get("MEDCAT_DEN_CONFIG") or None
+    known: list[str] = []
+    if config_file:
+        known = sorted(load_den_config(config_file)["backends"])
+        if spec in known:
+            return den_from_config(config_file, backend_name=spec)
+    if spec.startswith("s3://"):
+        return get_default_den(den_type="S3", path=spec)
+    if os.sep in spec or spec.startswith(".") or os.path.isdir(spec):
+        return get_default_den(den_type="LOCAL_USER", path=spec)
+    hint = f"backends in {config_file}: {', '.join(known)}" if known else "no MEDCAT_DEN_CONFIG"
+    raise ConfigError(f"unknown den {spec!r}: give a backend name ({hint}), s3://bucket/prefix "
+                      "or a den folder path")

@@ -1,0 +1,84 @@
+"""Ray fixtures: one real Ray head on 127.0.0.1 per session (started and stopped by PID)
+and a den on the moto S3 server that every Ray worker reads from and pushes to.
+
+The head is started after the S3 server, so its workers find the test credentials in
+their environment (a node's "standard AWS chain"), but before any MEDCAT_DEN_* variable is
+set: a job only knows its den through what the trainer forwards.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import signal
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import aconfig
+import pytest
+from _s3 import start_server
+
+pytest.importorskip("ray")
+
+from tests.ray._helpers import RayDen
+
+
+@pytest.fixture(scope="session")
+def ray_den(tmp_path_factory: pytest.TempPathFactory, tiny_pack: Path) -> Iterator[RayDen]:
+    from medcat_den.caikit.trainers.ray_cluster import LocalRayHead
+
+    servers = start_server()
+    s3 = next(servers)
+    head = LocalRayHead(num_cpus=4, python=sys.executable)
+    head.start()
+    tmp = tmp_path_factory.mktemp("ray")
+    url = f"s3://{s3.new_bucket()}/den"
+    env = {
+        "MEDCAT_DEN_TYPE": "S3", "MEDCAT_DEN_REMOTE_HOST": url,
+        "MEDCAT_DEN_LOCAL_CACHE_PATH": str(tmp / "cache"),
+        "MEDCAT_DEN_STATE_DIR": str(tmp / "state"),
+        "MEDCAT_DEN_REMOTE_ALLOW_PUSH_FINETUNED": "true",
+        "MEDCAT_DEN_REMOTE_ALLOW_LOCAL_FINE_TUNE": "true",
+    }
+    with pytest.MonkeyPatch.context() as mp:
+        for var in list(os.environ):
+            if var.startswith("MEDCAT_DEN_"):
+                mp.delenv(var)
+        for key, value in env.items():
+            mp.setenv(key, value)
+        try:
+            from medcat_den.den import get_default_den
+
+            den = get_default_den()
+            base = den.push_model(str(tiny_pack), name="tiny", description="ray test base")
+            yield RayDen(head=head, s3=s3, den=den, url=url, base=base, tmp=tmp)
+        finally:
+            head.stop()
+            servers.close()
+
+
+@pytest.fixture(autouse=True)
+def caikit_state() -> Iterator[None]:
+    """Each test gets caikit's config and trainer caches as they were, and restores them."""
+    import caikit.config.config as cfg
+    import caikit.core
+
+    import medcat_den.caikit  # noqa: F401
+    import medcat_den.caikit.trainers.ray_trainer  # noqa: F401
+
+    saved = copy.deepcopy(dict(cfg._CONFIG))
+    handlers = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    mm = caikit.core.MODEL_MANAGER
+
+    def reset() -> None:
+        for attr in ("_finders", "_initializers", "_trainers", "_job_predictors"):
+            getattr(mm, attr).clear()
+        mm.clear_singleton_cache()
+
+    reset()
+    yield
+    reset()
+    cfg._update_global_config(aconfig.Config(saved, override_env_vars=False))
+    for sig, handler in handlers.items():
+        signal.signal(sig, handler)

@@ -1,0 +1,227 @@
+"""The MEDCAT_RAY caikit trainer against a real local Ray head and a den on a real S3 API.
+
+Jobs fine-tune the real ToyLinker component (medcat_den.training.toy) on a real MedCAT
+pack that the job reads from the S3 den by reference, and push their result there.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from _s3 import FAKE_KEY_ID, FAKE_SECRET
+from caikit.core import MODEL_MANAGER
+from caikit.core.data_model import JobStatus
+from caikit.core.exceptions.caikit_core_exception import CaikitCoreException
+from caikit.core.toolkit.reversible_hasher import ReversibleHasher
+
+from medcat_den.caikit import MedCATModule
+from medcat_den.errors import ConfigError, TrainingCanceledError, TrainingError
+from medcat_den.training import fingerprint
+from medcat_den.training.toy import make_toy_export
+from tests.conftest import TINY_CONCEPTS
+from tests.ray._helpers import RayDen, configure, trainer_config
+
+pytestmark = pytest.mark.ray
+
+REPO = Path(__file__).resolve().parents[2]
+TRAIN = make_toy_export(TINY_CONCEPTS, n_docs=30, seed=1)
+DEVEL = make_toy_export(TINY_CONCEPTS, n_docs=10, seed=2)
+QUICK = {"epochs": 3, "batch_size": 8, "learning_rate": 0.05}
+ENDLESS = {"epochs": 100000, "batch_size": 2, "learning_rate": 1e-4, "eval_each_epoch": False,
+           "checkpoint_each_epoch": False}
+
+
+def wait_for(predicate: Any, timeout: float = 120.0, what: str = "condition") -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.1)
+
+
+def den_ids(den: Any) -> set[str]:
+    return {m.model_id for m in den.list_available_models()}
+
+
+@pytest.fixture(scope="module")
+def completed(ray_den: RayDen) -> dict[str, Any]:
+    """One single-worker job run to completion (shared by several tests)."""
+    configure(ray_den)
+    future = MODEL_MANAGER.train(MedCATModule, trainer="ray", base_model="den://tiny",
+                                 train_data=TRAIN, eval_data=DEVEL, trainer_config=QUICK,
+                                 name="tiny-ray", aliases=["candidate"])
+    assert future.wait(240)
+    return {"future": future, "info": future.get_info()}
+
+
+def test_job_completes_and_its_model_is_in_the_den(ray_den: RayDen, completed) -> None:
+    future, info = completed["future"], completed["info"]
+    assert info.status == JobStatus.COMPLETED, info.errors
+    assert info.ray_status == "SUCCEEDED"
+    # one Ray job per training, submission id = the caikit training id (routable)
+    assert future.id.split(":")[0] == ReversibleHasher.hash("ray")
+    assert info.epoch == info.num_epochs == 3 and info.step == info.max_steps > 0
+    assert {"precision", "recall", "f1", "eval_loss"} <= set(info.final_metrics)
+    assert info.submission_time <= info.completion_time
+
+    den = ray_den.den
+    pushed = den.info(info.result_model_id)
+    assert info.result_ref == pushed.ref and pushed.name == "tiny-ray"
+    assert "candidate" in pushed.aliases
+    assert pushed.parents == [ray_den.base.model_id]
+    meta = pushed.metadata["training"]
+    assert meta["job_id"] == future.id and meta["base_model"] == ray_den.base.model_id
+    assert meta["data_fingerprint"] == {"train": fingerprint(TRAIN), "eval": fingerprint(DEVEL)}
+    # the data went by reference through the den, content-addressed by its fingerprint
+    assert meta["data_sources"]["train"] == \
+        f"den-data://datasets/sha256/{fingerprint(TRAIN)}.json"
+    assert meta["metrics"] == info.final_metrics
+
+    model = future.load()
+    assert isinstance(model, MedCATModule) and model.den_model_id == pushed.model_id
+    with den.materialise(pushed.model_id) as pack:
+        assert (Path(pack) / "toy_linker_state.pt").is_file()
+
+    # nothing secret went to the cluster: not in the job's env, metadata or entrypoint
+    from ray.job_submission import JobSubmissionClient
+
+    job = JobSubmissionClient(ray_den.head.dashboard_url).get_job_info(future.id)
+    shown = json.dumps({"env": job.runtime_env, "meta": job.metadata,
+                        "entry": job.entrypoint}, default=str)
+    assert FAKE_SECRET not in shown and FAKE_KEY_ID not in shown
+    assert job.runtime_env["env_vars"]["MEDCAT_DEN_REMOTE_HOST"] == ray_den.url
+    assert '"projects"' not in shown  # no data in the job's environment
+
+
+def test_lookup_by_id_from_a_fresh_process(ray_den: RayDen, completed) -> None:
+    future, info = completed["future"], completed["info"]
+    script = (
+        "import json, caikit, medcat_den.caikit.trainers.ray_trainer\n"
+        "from caikit.core import MODEL_MANAGER\n"
+        "from medcat_den.caikit.server import configure_caikit\n"
+        "configure_caikit(runtime=False)\n"
+        f"caikit.configure(config_dict={{'model_management': {{'trainers': {{'ray': {{"
+        f"'type': 'MEDCAT_RAY', 'config': {trainer_config(ray_den)!r}}}}}}}}})\n"
+        f"f = MODEL_MANAGER.get_model_future({future.id!r})\n"
+        "assert f.wait(30)\n"
+        "i = f.get_info()\n"
+        "m = f.load()\n"
+        "print(json.dumps({'status': i.status.name, 'model': i.result_model_id,"
+        " 'loaded': m.den_model_id}))\n"
+        "try:\n"
+        f"    MODEL_MANAGER.get_model_future({future.id.split(':')[0] + ':' + '0' * 32!r})\n"
+        "except Exception as e:\n"
+        "    print(type(e).__name__)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                         timeout=120, cwd=REPO, env=os.environ.copy())
+    assert out.returncode == 0, out.stderr[-3000:]
+    lines = out.stdout.strip().splitlines()
+    seen = json.loads(lines[-2])
+    assert seen == {"status": "COMPLETED", "model": info.result_model_id,
+                    "loaded": info.result_model_id}
+    assert lines[-1] == "CaikitCoreException"
+
+
+def test_cancel_stops_the_job_checkpoints_and_pushes_nothing(ray_den: RayDen, tmp_path) -> None:
+    configure(ray_den, checkpoint_dir=str(tmp_path / "ckpt"))
+    before = den_ids(ray_den.den)
+    future = MODEL_MANAGER.train(MedCATModule, trainer="ray", base_model="den://tiny",
+                                 train_data=TRAIN, trainer_config=ENDLESS, name="tiny-endless")
+    wait_for(lambda: future.get_info().step > 0, what="training steps")
+    assert future.get_info().status == JobStatus.RUNNING
+    future.cancel()
+    assert future.wait(60)
+    info = future.get_info()
+    assert info.status == JobStatus.CANCELED and info.ray_status == "STOPPED"
+    assert isinstance(info.errors[0], TrainingCanceledError)
+    # the loop used the grace period to checkpoint the step it was on
+    assert info.checkpoint is not None
+    assert (Path(info.checkpoint) / "trainable.pt").is_file()
+    assert den_ids(ray_den.den) == before
+    with pytest.raises(TrainingCanceledError):
+        future.load()
+
+
+def test_failing_job_is_errored_with_its_message(ray_den: RayDen) -> None:
+    # the remote den's policy, enforced on the node: fine-tuning its models is refused
+    configure(ray_den, runtime_env={"env_vars": {
+        "MEDCAT_DEN_REMOTE_ALLOW_LOCAL_FINE_TUNE": "false"}})
+    before = den_ids(ray_den.den)
+    future = MODEL_MANAGER.train(MedCATModule, trainer="ray", base_model="den://tiny",
+                                 train_data=TRAIN, trainer_config=QUICK)
+    assert future.wait(180)
+    info = future.get_info()
+    assert info.status == JobStatus.ERRORED and info.ray_status == "FAILED"
+    message = str(info.errors[0])
+    assert "refusing to fine-tune" in message and "MEDCAT_DEN_REMOTE_ALLOW_LOCAL_FINE_TUNE" \
+        in message
+    assert "--- log tail ---" in message
+    assert den_ids(ray_den.den) == before
+    with pytest.raises(TrainingError, match="refusing to fine-tune"):
+        future.load()
+
+
+def test_two_concurrent_jobs(ray_den: RayDen) -> None:
+    configure(ray_den)
+    futures = [MODEL_MANAGER.train(MedCATModule, trainer="ray", base_model="den://tiny",
+                                   train_data=TRAIN, trainer_config={**QUICK, "seed": seed},
+                                   name=f"tiny-conc-{seed}") for seed in (1, 2)]
+    assert futures[0].id != futures[1].id
+    # both run at once (the cluster has room for both)
+    wait_for(lambda: all(f.ray_status in ("RUNNING", "SUCCEEDED", "FAILED") for f in futures),
+             what="both jobs to start")
+    running_together = all(f.ray_status == "RUNNING" for f in futures)
+    for f in futures:
+        assert f.wait(240)
+    infos = [f.get_info() for f in futures]
+    assert [i.status for i in infos] == [JobStatus.COMPLETED] * 2, [i.errors for i in infos]
+    assert infos[0].result_model_id != infos[1].result_model_id
+    assert {ray_den.den.info(i.result_model_id).name for i in infos} == \
+        {"tiny-conc-1", "tiny-conc-2"}
+    assert running_together or infos[0].completion_time > infos[1].submission_time
+
+
+def test_two_worker_data_parallel_run(ray_den: RayDen, completed) -> None:
+    configure(ray_den, num_workers=2)
+    future = MODEL_MANAGER.train(MedCATModule, trainer="ray", base_model="den://tiny",
+                                 train_data=TRAIN, eval_data=DEVEL, trainer_config=QUICK,
+                                 name="tiny-ray-dp")
+    assert future.wait(300)
+    info = future.get_info()
+    assert info.status == JobStatus.COMPLETED, info.errors
+    pushed = ray_den.den.info(info.result_model_id)
+    assert pushed.parents == [ray_den.base.model_id]
+    meta = pushed.metadata["training"]
+    assert meta["trainer_config"]["num_workers"] == 2
+    # same global batch and schedule as the single-worker run: same number of steps and
+    # the same quality
+    single = completed["info"]
+    assert meta["steps"] == pytest.approx(single.step, abs=3)
+    assert info.final_metrics["f1"] >= single.final_metrics["f1"] - 0.1
+
+
+def test_config_is_validated_without_a_cluster(ray_den: RayDen) -> None:
+    from medcat_den.caikit.trainers.ray_trainer import MedCATRayTrainer
+
+    with pytest.raises(ConfigError, match="unknown config keys"):
+        MedCATRayTrainer({"adress": "http://x"}, "bad")
+    with pytest.raises(ConfigError, match="credential"):
+        MedCATRayTrainer({"forward_env": ["AWS_SECRET_ACCESS_KEY"]}, "bad")
+    with pytest.raises(ConfigError, match="credential"):
+        MedCATRayTrainer({"runtime_env": {"env_vars": {"AWS_SESSION_TOKEN": "x"}}}, "bad")
+    with pytest.raises(ConfigError, match="num_workers"):
+        MedCATRayTrainer({"num_workers": 0}, "bad")
+    configure(ray_den)
+    with pytest.raises(ConfigError, match="no annotations|projects"):
+        MODEL_MANAGER.train(MedCATModule, trainer="ray", base_model="den://tiny",
+                            train_data={"projects": []})
+    with pytest.raises(CaikitCoreException):
+        MODEL_MANAGER.get_model_future(ReversibleHasher.hash("ray") + ":" + "f" * 32)
