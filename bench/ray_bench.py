@@ -76,6 +76,10 @@ def main() -> int:
     def ray_train(**kw: Any) -> Any:
         return ray_trainer.train(MedCATModule, **kw)
 
+    # Ray runs a 1-CPU job with OMP_NUM_THREADS=1: give the local trainer the same
+    import torch
+
+    torch.set_num_threads(1)
     local = MedCATEmbeddingLinkerTrainer(
         {"component_factory": TOY, "state_dir": str(tmp / "state")}, "bench-local")
 
@@ -114,6 +118,8 @@ def main() -> int:
         ("2 concurrent / 1 job", f"{pair_wall / ray_wall:.2f}x", "2.0 = no overlap"),
         ("F1 local / Ray", f"{local_info.final_metrics.get('f1', 0):.3f} / "
          f"{ray_info.final_metrics.get('f1', 0):.3f}", "same data + seed"),
+        ("eval loss local / Ray", f"{local_info.final_metrics.get('eval_loss', 0):.4f} / "
+         f"{ray_info.final_metrics.get('eval_loss', 0):.4f}", "identical = same training"),
     ]
     if args.workers > 1:
         _, dp_wall, dp_info = run_job(ray_train, **common, num_workers=args.workers,
@@ -124,6 +130,9 @@ def main() -> int:
              f"{dp_wall / ray_wall:.2f}x of 1 worker"),
             (f"F1 {args.workers} workers / 1", f"{dp_info.final_metrics.get('f1', 0):.3f} / "
              f"{ray_info.final_metrics.get('f1', 0):.3f}", "target: equal"),
+            (f"eval loss {args.workers} workers / 1",
+             f"{dp_info.final_metrics.get('eval_loss', 0):.4f} / "
+             f"{ray_info.final_metrics.get('eval_loss', 0):.4f}", "same global batch"),
         ]
     print_table(rows)
     local.shutdown()

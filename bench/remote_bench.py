@@ -18,6 +18,7 @@ import argparse
 import os
 import shutil
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -26,7 +27,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from _common import SHARED, alternate, dir_size, print_table, timed
+from _common import SHARED, dir_size, print_table, timed
 
 
 def build_pack(out: Path, vocab_words: int) -> str:
@@ -50,6 +51,20 @@ def build_pack(out: Path, vocab_words: int) -> str:
     cat = CAT(cdb, vocab=vocab)
     return str(cat.save_model_pack(str(out), pack_name="bench", make_archive=False,
                                    add_hash_to_pack_name=False))
+
+
+def alternate(a: Any, b: Any, repeats: int) -> tuple[float, float, float]:
+    """Median seconds of ``a`` and ``b`` run alternately (one warm-up each), and best-of ratio.
+
+    On a shared machine the best-of-N ratio is the less noisy estimate of the overhead.
+    """
+    a()
+    b()
+    ta, tb = [], []
+    for _ in range(repeats):
+        ta.append(timed(a)[0])
+        tb.append(timed(b)[0])
+    return statistics.median(ta), statistics.median(tb), min(ta) / min(tb)
 
 
 def free_port() -> int:
@@ -130,11 +145,11 @@ def main() -> None:
             shutil.rmtree(d, ignore_errors=True)
             return cat
 
-        t_cold, t_local = alternate(cold, lambda: local.fetch_model("den://bench"),
+        t_cold, t_local, best_cold = alternate(cold, lambda: local.fetch_model("den://bench"),
                                     args.repeats)
         warm_den = s3_den(tmp / "warm")
         warm_den.fetch_model("den://bench")
-        t_warm, t_raw = alternate(lambda: warm_den.fetch_model("den://bench"),
+        t_warm, t_raw, best_warm = alternate(lambda: warm_den.fetch_model("den://bench"),
                                   lambda: CAT.load_model_pack(pack), args.repeats)
 
         # derivative: fetch, add one concept, push back (both allowed by policy here)
@@ -148,12 +163,12 @@ def main() -> None:
         uploaded = sum(s for k, s in after.items() if k not in before)
         assert info.parents, "the derivative should name its parent"
 
-        print(f"median of {args.repeats} alternating runs each:")
+        print(f"median of {args.repeats} alternating runs each (best-of-{args.repeats} ratio too):")
         print_table([
             ("cold fetch S3 / local den fetch", f"{t_cold / t_local:.2f}",
-             f"({t_cold:.2f}s / {t_local:.2f}s)"),
+             f"({t_cold:.2f}s / {t_local:.2f}s; best-of ratio {best_cold:.2f})"),
             ("warm cached fetch / raw load_model_pack", f"{t_warm / t_raw:.3f}",
-             f"({t_warm:.2f}s / {t_raw:.2f}s; target <= 1.05)"),
+             f"({t_warm:.2f}s / {t_raw:.2f}s; best-of ratio {best_warm:.3f}; target <= 1.05)"),
             ("derivative push bytes / full pack", f"{uploaded / size:.4f}",
              f"({uploaded} B / {size} B; push {t_derive:.2f}s)"),
             ("first push to S3", f"{t_push:.2f}s", ""),

@@ -6,7 +6,7 @@
 (2) counts requests by operation, so tests can assert how many downloads happened,
 (3) can "pull the plug": drop the connection of a chosen request and close the
 listening socket, so clients see a dead server, then come back on the same port
-with the same data.
+with the same data; or (4) cut one response body short mid-stream.
 """
 
 from __future__ import annotations
@@ -83,7 +83,22 @@ class _Layer:
         with self.lock:
             srv.requests[op] += 1
             srv.paths.append((op, environ.get("PATH_INFO", "")))
-            return list(self.app(environ, start_response))
+            body = list(self.app(environ, start_response))
+        if srv.cut is not None and srv.cut(op, environ):
+            srv.cut = None
+            return _cut_short(b"".join(body), environ.get("werkzeug.socket"))
+        return body
+
+
+def _cut_short(data: bytes, sock: socket.socket | None) -> Iterator[bytes]:
+    """Send the first half of a response body, then drop the connection."""
+    yield data[: len(data) // 2]
+    if sock is not None:
+        try:
+            sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+    raise ConnectionAbortedError("test server cut the response short")
 
 
 class S3Server(ThreadedMotoServer):
@@ -95,6 +110,7 @@ class S3Server(ThreadedMotoServer):
         self.paths: list[tuple[str, str]] = []
         self.down = False
         self.trip: Callable[[str, dict[str, Any]], bool] | None = None
+        self.cut: Callable[[str, dict[str, Any]], bool] | None = None
 
     def _server_entry(self) -> None:
         app = _Layer(DomainDispatcherApplication(create_backend_app), self)
@@ -142,19 +158,34 @@ class S3Server(ThreadedMotoServer):
         return name
 
 
+_shared: S3Server | None = None
+_users = 0
+
+
 def start_server() -> Iterator[S3Server]:
-    """Generator for a session fixture: environment set, server started, stopped at the end."""
+    """Generator for fixtures: one server per test session, shared by every fixture using it.
+
+    Sets standard-chain credentials and ``AWS_ENDPOINT_URL`` while any user is active.
+    """
+    global _shared, _users
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per request otherwise
     saved = {k: os.environ.get(k) for k in [*s3_env(), "AWS_ENDPOINT_URL", "AWS_PROFILE"]}
+    if _shared is None:
+        server = S3Server()
+        server.start()
+        _shared = server
+    server = _shared
+    _users += 1
     os.environ.update(s3_env())
     os.environ.pop("AWS_PROFILE", None)
-    server = S3Server()
-    server.start()
     os.environ["AWS_ENDPOINT_URL"] = server.endpoint
     try:
         yield server
     finally:
-        server.stop()
+        _users -= 1
+        if _users == 0:
+            server.stop()
+            _shared = None
         for k, v in saved.items():
             if v is None:
                 os.environ.pop(k, None)

@@ -16,11 +16,13 @@ is downloaded once however many processes want it), ``tmp/`` and ``index.sqlite`
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import logging
 import os
 import sqlite3
 import time
+import weakref
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
@@ -36,6 +38,7 @@ from medcat_den.store.names import SHA256_RE
 logger = logging.getLogger(__name__)
 
 _TMP_MAX_AGE = 3600.0
+_FLUSH_SECONDS = 5.0
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS entries (
     sha TEXT PRIMARY KEY, size INTEGER NOT NULL, added REAL NOT NULL,
@@ -73,6 +76,9 @@ class BlobCache:
         self.grace_seconds = grace_seconds
         self._clock = clock
         self.downloads = 0  # blobs this object fetched from a backend (for stats and tests)
+        self._pending: dict[str, tuple[int, float]] = {}  # sha -> (uses, last use)
+        self._last_flush = time.monotonic()
+        atexit.register(_flush_quietly, weakref.ref(self))
         try:
             for sub in ("blobs", "meta", "locks", "tmp"):
                 os.makedirs(os.path.join(self.root, sub), exist_ok=True)
@@ -127,14 +133,34 @@ class BlobCache:
 
     # --- the den's hook -------------------------------------------------------------
     def cached_path(self, sha: str) -> str | None:
-        """Path of a cached blob (recording the use), or None."""
+        """Path of a cached blob (recording the use), or None.
+
+        A hit costs a ``stat`` and a ``utime``: the file's mtime is its last use (so
+        other processes see it at once), and use counts are written to the index in
+        batches (every few seconds, before any eviction, and at exit).
+        """
         path = self.blob_path(sha)
+        now = self._clock()
         try:
-            size = os.stat(path).st_size
+            os.utime(path, (now, now))
         except FileNotFoundError:
             return None
-        self._touch(sha, size)
+        except PermissionError:  # a shared cache: another user's file
+            pass
+        self._pending[sha] = (self._pending.get(sha, (0, now))[0] + 1, now)
+        if time.monotonic() - self._last_flush > _FLUSH_SECONDS:
+            self.flush()
         return path
+
+    def flush(self) -> None:
+        """Write buffered use counts and times to the index."""
+        pending, self._pending = self._pending, {}
+        self._last_flush = time.monotonic()
+        if not pending:
+            return
+        with self._db() as db:
+            db.executemany("UPDATE entries SET hits = hits + ?, last_access = max(last_access, ?)"
+                           " WHERE sha = ?", [(n, t, sha) for sha, (n, t) in pending.items()])
 
     def ensure_blob(self, backend: StoreBackend, key: str, sha256: str, size: int) -> str:
         """A local path whose bytes hash to ``sha256``, downloading it once if needed.
@@ -158,6 +184,7 @@ class BlobCache:
                 return hit
             self._download(backend, key, sha256, size)
             self._touch(sha256, os.path.getsize(self.blob_path(sha256)))
+            os.utime(self.blob_path(sha256), (self._clock(), self._clock()))
         self.enforce_limits(protect={sha256})
         return self.blob_path(sha256)
 
@@ -197,16 +224,25 @@ class BlobCache:
                 with contextlib.suppress(OSError):
                     os.unlink(tmp)
             self._touch(sha, os.path.getsize(self.blob_path(sha)))
+            os.utime(self.blob_path(sha), (self._clock(), self._clock()))
         self.enforce_limits(protect={sha})
         return True
 
     # --- inspection and pins ------------------------------------------------------------
     def entries(self) -> list[CacheEntry]:
+        """Every cached blob; last use is the later of the index and the file's mtime."""
+        self.flush()
         self._adopt_orphans()
         with self._db() as db:
             rows = db.execute("SELECT sha, size, added, last_access, hits, pinned FROM entries"
-                              " ORDER BY last_access DESC").fetchall()
-        return [CacheEntry(r[0], r[1], r[2], r[3], r[4], bool(r[5])) for r in rows]
+                              ).fetchall()
+        out = []
+        for sha, size, added, last, hits, pinned in rows:
+            with contextlib.suppress(OSError):
+                last = max(last, os.stat(self.blob_path(sha)).st_mtime)
+            out.append(CacheEntry(sha, size, added, last, hits, bool(pinned)))
+        out.sort(key=lambda e: e.last_access, reverse=True)
+        return out
 
     def total_size(self) -> int:
         """Bytes of everything under the cache folder (blobs, metadata, index, temp files)."""
@@ -341,3 +377,9 @@ class BlobCache:
                 db.execute("UPDATE entries SET pinned = 0 WHERE sha = ?", (entry.sha,))
         return self._remove(entry)
 
+
+def _flush_quietly(ref: weakref.ref[BlobCache]) -> None:
+    cache = ref()
+    if cache is not None:
+        with contextlib.suppress(Exception):
+            cache.flush()

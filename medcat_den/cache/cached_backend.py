@@ -59,11 +59,18 @@ class CachedBackend(StoreBackend):
         return os.path.join(self.meta_root, kind, *validate_key(key).split("/"))
 
     def _save(self, kind: str, key: str, data: bytes) -> None:
+        path = self._meta(kind, key)
+        with contextlib.suppress(OSError):
+            if os.path.getsize(path) == len(data):
+                with open(path, "rb") as f:
+                    if f.read() == data:
+                        return  # unchanged: no write, no fsync
+
         def fill(f: BinaryIO) -> None:
             f.write(data)
 
         tmp = fsutil.write_temp(self.cache.tmp_dir, fill)
-        fsutil.replace_atomically(tmp, self._meta(kind, key))
+        fsutil.replace_atomically(tmp, path)
 
     def _offline(self, what: str) -> OfflineError:
         return OfflineError(

@@ -82,10 +82,11 @@ def cmd_prune(args: argparse.Namespace) -> int:
     return 0
 
 
-def _den_blobs(ref: str) -> tuple[Any, list[tuple[str, int]], str]:
-    from medcat_den.den import get_default_den
+def _den_blobs(args: argparse.Namespace) -> tuple[Any, list[tuple[str, int]], str]:
+    from medcat_den.cli.common import den_from_args
 
-    den = get_default_den()
+    den = den_from_args(args)
+    ref = args.ref
     if den.cache is None:
         raise ConfigError(f"{den!r} is a local den: its models are not cached")
     cid = den.resolve(ref)
@@ -94,7 +95,7 @@ def _den_blobs(ref: str) -> tuple[Any, list[tuple[str, int]], str]:
 
 
 def cmd_pin(args: argparse.Namespace) -> int:
-    den, blobs, cid = _den_blobs(args.ref)
+    den, blobs, cid = _den_blobs(args)
     cache: BlobCache = den.cache
     for sha, size in blobs:  # pinning fetches what is missing
         cache.ensure_blob(den.backend, blob_key(sha), sha, size)
@@ -104,7 +105,7 @@ def cmd_pin(args: argparse.Namespace) -> int:
 
 
 def cmd_unpin(args: argparse.Namespace) -> int:
-    den, blobs, cid = _den_blobs(args.ref)
+    den, blobs, cid = _den_blobs(args)
     n = den.cache.unpin(sha for sha, _ in blobs)
     print(f"unpinned {n} blobs of model {cid[:12]}")
     return 0

@@ -8,8 +8,9 @@ from medcat_den.den.sync import den_for_spec, sync_dens
 
 
 def cmd_sync(args: argparse.Namespace) -> int:
-    src = den_for_spec(args.src, args.config)
-    dst = den_for_spec(args.dst, args.config)
+    config = args.config or getattr(args, "den_config", None)
+    src = den_for_spec(args.src, config)
+    dst = den_for_spec(args.dst, config)
     report = sync_dens(src, dst, args.refs or None, names=not args.no_names,
                        dry_run=args.dry_run)
     verb = "would copy" if args.dry_run else "copied"

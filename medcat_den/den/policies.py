@@ -13,7 +13,8 @@ One function decides each question, and every path goes through it:
   CAT fetched from a remote den (``Den.fetch_model`` -> :meth:`RemotePolicy.on_fetched`
   guards ``Trainer.train_unsupervised`` / ``train_supervised_raw`` /
   ``add_and_train_concept`` / ``unlink_concept_name`` / any other ``train*`` method, and
-  each pipeline component's ``train`` / ``train_unsupervised`` / ``train_supervised_batch``),
+  each pipeline component's ``train`` / ``train_unsupervised`` / ``train_supervised_batch``
+  and, for medcat_den's trainable embedding linker, ``fit`` / ``as_trainable``),
   by the caikit trainer and by the CLI before they start.
 
 A refusal raises PolicyError before anything is changed. Local dens have no such
@@ -37,7 +38,8 @@ ENV_LOCAL_FINE_TUNE = "MEDCAT_DEN_REMOTE_ALLOW_LOCAL_FINE_TUNE"
 
 _TRAINER_METHODS = ("train_unsupervised", "train_supervised_raw", "add_and_train_concept",
                     "unlink_concept_name")
-_COMPONENT_METHODS = ("train", "train_unsupervised", "train_supervised_batch")
+_COMPONENT_METHODS = ("train", "train_unsupervised", "train_supervised_batch",
+                      "fit", "as_trainable")  # the last two: medcat_den's trainable linker
 _GUARD_MARK = "__medcat_den_guarded__"
 
 

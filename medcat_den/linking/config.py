@@ -22,7 +22,9 @@ Config keys (all have defaults; none is hard-coded elsewhere):
   ``negative_sampling_k``, ``negative_sampling_candidate_pool_size``,
   ``rejection_loss_weight``, ``epochs``, ``seed``, ``device``,
   ``training_num_threads`` (torch threads for the small per-step tensors of
-  frozen-LM training on CPU; 0 keeps torch's setting).
+  frozen-LM training on CPU; 0 keeps torch's setting), ``max_unknown_cui_fraction``
+  (annotations whose CUI is not in the CDB: above this fraction an export is an
+  error, below they only teach the rejection head; 0 makes any such CUI an error).
 - ``training_batch_size``, ``embedding_batch_size``, ``linking_batch_size``,
   ``name_chunk_size`` (names scored per matmul chunk).
 - ``link_similarity_threshold``: minimum cosine similarity of a link.
@@ -65,10 +67,11 @@ class EmbeddingLinkingConfig(Linking):
     negative_sampling_k: int = 16
     negative_sampling_candidate_pool_size: int = 64
     rejection_loss_weight: float = 1.0
-    epochs: int = 8
+    epochs: int = 3
     seed: int = 0
     device: str = "auto"
     training_num_threads: int = 1
+    max_unknown_cui_fraction: float = 0.5
     training_batch_size: int = 64
     embedding_batch_size: int = 256
     linking_batch_size: int = 128

@@ -7,11 +7,14 @@ document and annotation.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Container
 from dataclasses import dataclass, field
 from typing import Any
 
 from medcat_den.errors import TrainingError
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -22,8 +25,14 @@ class ExportDoc:
 
 
 def parse_export(export: Any, known_cuis: Container[str] | None = None,
-                 require_annotations: bool = True) -> list[ExportDoc]:
-    """Validated documents of an export (unknown CUIs are errors when ``known_cuis``)."""
+                 require_annotations: bool = True,
+                 max_unknown_fraction: float = 0.0) -> list[ExportDoc]:
+    """Validated documents of an export.
+
+    With ``known_cuis``, annotations of other CUIs are an error when they are more than
+    ``max_unknown_fraction`` of all annotations (or any at all when it is 0); below it
+    they are kept and logged (an open-world validation split).
+    """
     if not isinstance(export, dict) or not isinstance(export.get("projects"), list):
         raise TrainingError("not a MedCATtrainer export: expected a dict with a 'projects' list")
     docs: list[ExportDoc] = []
@@ -58,8 +67,14 @@ def parse_export(export: Any, known_cuis: Container[str] | None = None,
         raise TrainingError("the export has no documents")
     if unknown:
         sample = ", ".join(f"{c} (in {n!r})" for c, n in sorted(unknown.items())[:5])
-        raise TrainingError(
-            f"{len(unknown)} annotated CUI(s) are not in the model's CDB: {sample}")
+        total = sum(len(d.annotations) for d in docs)
+        n_unknown = sum(1 for d in docs for a in d.annotations if a[2] in unknown)
+        if max_unknown_fraction <= 0 or n_unknown > max_unknown_fraction * total:
+            raise TrainingError(
+                f"{len(unknown)} annotated CUI(s) are not in the model's CDB "
+                f"({n_unknown} of {total} annotations): {sample}")
+        logger.warning("%d of %d annotations use CUIs not in the CDB (e.g. %s); they only "
+                       "train the rejection head", n_unknown, total, sample)
     if require_annotations and not any(d.annotations for d in docs):
         raise TrainingError("the export has no (valid) annotations to train on")
     return docs

@@ -49,3 +49,6 @@ class TrainableLinkerAdapter:
 
     def train(self, mode: bool) -> None:
         self.linker.train_mode(mode)
+
+    def set_device(self, device: str) -> None:
+        self.linker.set_device(device)

@@ -26,7 +26,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import random
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -47,6 +47,7 @@ from medcat_den.linking.candidates import (
 from medcat_den.linking.config import TRAINABLE_LINKER_NAME
 from medcat_den.linking.evaluate import Span, span_metrics
 from medcat_den.linking.export_data import ExportDoc, parse_export
+from medcat_den.linking.mention_scorer import scalar_features
 from medcat_den.linking.static_linker import EmbeddingLinker, _upper_ratio
 
 logger = logging.getLogger(__name__)
@@ -88,6 +89,8 @@ class TrainableEmbeddingLinker(EmbeddingLinker):
         self._feat_window = torch.zeros(0, self.context_model.model.hidden_size)
         self._name_pooled: Tensor | None = None
         self._steps = 0
+        self._stale = False
+        self._prepared: list[list[LinkExample]] = []
         self._pending: list[LinkExample] = []
         self._hook_optimizer: torch.optim.Optimizer | None = None
         self._hook_trained = False
@@ -128,7 +131,7 @@ class TrainableEmbeddingLinker(EmbeddingLinker):
         return doc
 
     def _doc_examples(self, doc: Any, gold: dict[tuple[int, int], str],
-                      extra_negatives: list[tuple[int, int]] = ()) -> list[LinkExample]:  # type: ignore[assignment]
+                      extra_negatives: Sequence[tuple[int, int]] = ()) -> list[LinkExample]:
         text = doc.base.text
         bounds = token_bounds(doc)
         mentions = self.candidates(doc, list(doc.ner_ents))
@@ -177,17 +180,26 @@ class TrainableEmbeddingLinker(EmbeddingLinker):
     def preprocess(self, export: dict[str, Any]) -> list[LinkExample]:
         """MedCATtrainer export → training examples (validated; features cached)."""
         self._before_inference()
-        docs = parse_export(export, self.cdb.cui2info)
+        docs = parse_export(export, self.cdb.cui2info,
+                            max_unknown_fraction=self.cnf.max_unknown_cui_fraction)
         examples: list[LinkExample] = []
         for d in tqdm(docs, desc="Preparing training documents", leave=False):
             doc = self.ner_doc(d.text)
             examples += self._doc_examples(doc, {(s, e): c for s, e, c in d.annotations})
         self._add_features(examples)
-        self._fit_standardisation(examples)
+        self._prepared.append(examples)
         logger.info("Prepared %d training rows (%d candidates, %d with a gold CUI)",
                     len(examples), sum(e.candidate for e in examples),
                     sum(e.gold_cui is not None for e in examples))
         return examples
+
+    def _training_set_of(self, batch: LinkBatch) -> list[LinkExample]:
+        """The preprocessed example list the batch was drawn from (else the batch itself)."""
+        first = batch.examples[0] if batch.examples else None
+        for examples in reversed(self._prepared):
+            if any(e is first for e in examples):
+                return examples
+        return batch.examples
 
     def _fit_standardisation(self, examples: list[LinkExample]) -> None:
         """Fit the rejection head's input standardisation on all candidate rows."""
@@ -200,12 +212,11 @@ class TrainableEmbeddingLinker(EmbeddingLinker):
             feats = self._scorer_features(self.collate(rows), list(range(len(rows))))
             self.scorer.fit_standardisation(self.scorer.inputs(*feats))
 
-    def _scorer_features(self, batch: LinkBatch, rows: list[int]
+    def _scorer_features(self, batch: LinkBatch, rows: list[int],
+                         encoded: tuple[Tensor, Tensor] | None = None
                          ) -> tuple[Tensor, Tensor, Tensor]:
-        from medcat_den.linking.mention_scorer import scalar_features
-
         dev = self.context_model.device
-        m, w = self._encode_batch(batch)
+        m, w = encoded if encoded is not None else self._encode_batch(batch)
         q = self.context_model.model.project(m[rows])
         ex = [batch.examples[i] for i in rows]
         mentions = [Mention(0, e.n_tokens - 1, 0, 0, e.kind, e.ner_cuis, gen_sim=e.gen_sim)
@@ -256,29 +267,22 @@ class TrainableEmbeddingLinker(EmbeddingLinker):
         dev = self.context_model.device
         if self._steps % 20 == 0:
             self._refresh_index_embeddings()
-        self._steps += 1
-        m, w = self._encode_batch(batch)
-        q = model.project(m)
+        if torch.is_grad_enabled():
+            if self.scorer is not None and not self.scorer_trained:
+                self._fit_standardisation(self._training_set_of(batch))
+            self._steps += 1
+            self._stale = True
+            self.scorer_trained = True
         ex = batch.examples
         loss = torch.zeros((), device=dev)
         gold_rows = [i for i, e in enumerate(ex) if e.gold_cui is not None]
-        if gold_rows:
-            loss = loss + self._contrastive(q[gold_rows], [ex[i].gold_cui or "" for i in gold_rows])
         cand_rows = [i for i, e in enumerate(ex) if e.candidate]
+        m, w = self._encode_batch(batch)
+        if gold_rows:
+            q = model.project(m[gold_rows])
+            loss = loss + self._contrastive(q, [ex[i].gold_cui or "" for i in gold_rows])
         if cand_rows and self.scorer is not None:
-            self.scorer.train()
-            mentions = [Mention(0, e.n_tokens - 1, 0, 0, e.kind, e.ner_cuis, gen_sim=e.gen_sim)
-                        for e in (ex[i] for i in cand_rows)]
-            _, s1, s2 = self.link(q[cand_rows].detach(), mentions)
-            from medcat_den.linking.mention_scorer import scalar_features
-            scal = scalar_features(
-                s1, s2, torch.tensor([mm.gen_sim for mm in mentions]),
-                torch.tensor([mm.kind for mm in mentions]),
-                torch.tensor([ex[i].n_tokens for i in cand_rows]),
-                torch.tensor([ex[i].upper for i in cand_rows])).to(dev)
-            feats = (q[cand_rows], F.normalize(w[cand_rows].float(), dim=-1), scal)
-            if not bool(self.scorer.fitted):
-                self.scorer.fit_standardisation(self.scorer.inputs(*feats).detach())
+            feats = self._scorer_features(batch, cand_rows, (m, w))
             logits = self.scorer(*feats)
             labels = torch.tensor([ex[i].label for i in cand_rows], device=dev)
             loss = loss + self.cnf.rejection_loss_weight * F.binary_cross_entropy_with_logits(
@@ -365,6 +369,7 @@ class TrainableEmbeddingLinker(EmbeddingLinker):
         self.scorer_trained = True
         self.train_mode(False)
         self._refresh_index_embeddings()
+        self._stale = False
         self._name_pooled = None if not self.lm_frozen else self._name_pooled
 
     def evaluate_export(self, export: dict[str, Any]) -> dict[str, float]:
@@ -515,7 +520,21 @@ class TrainableEmbeddingLinker(EmbeddingLinker):
     def _before_inference(self) -> None:
         if not self.cnf.train and (self._pending or self._hook_trained):
             self.flush()
+        if self._stale:  # mid-training evaluation: names must match the current weights
+            self._refresh_index_embeddings()
+            self._stale = False
         super()._before_inference()
+
+    def set_device(self, device: str) -> None:
+        """Move the encoder, projection and rejection head to ``device`` (``auto``: GPU if any)."""
+        from medcat_den.linking.context_model import resolve_device
+
+        dev = resolve_device(device)
+        self.cnf.device = device
+        self.context_model.device = dev
+        self.context_model.model.to(dev)
+        if self.scorer is not None:
+            self.scorer.to(dev)
 
     def _before_save(self) -> None:
         self.flush()

@@ -228,9 +228,16 @@ class S3Backend(StoreBackend):
         return ""
 
     def _is_transient(self, e: BaseException) -> bool:
-        from botocore.exceptions import ClientError, ConnectionError, HTTPClientError
+        from botocore.exceptions import (
+            ClientError,
+            ConnectionError,
+            HTTPClientError,
+            IncompleteReadError,
+            ResponseStreamingError,
+        )
 
-        if isinstance(e, (ConnectionError, HTTPClientError)):
+        if isinstance(e, (ConnectionError, HTTPClientError, IncompleteReadError,
+                          ResponseStreamingError)):
             return True
         if isinstance(e, ClientError):
             return self._code(e) in _TRANSIENT_CODES or self._status(e) in _TRANSIENT_CODES

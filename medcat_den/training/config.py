@@ -8,7 +8,8 @@ Keys (all optional; unknown keys are rejected):
 ``checkpoint_every_steps``, ``checkpoint_each_epoch``, ``checkpoint_metric``,
 ``checkpoint_mode`` (``max`` | ``min``), ``checkpoints_kept``,
 ``early_stopping_patience`` (evaluations without improvement; ``None`` = off),
-``early_stopping_min_delta``, ``load_best_at_end``, ``time_limit_s``, ``device``,
+``early_stopping_min_delta``, ``load_best_at_end``, ``time_limit_s``, ``device`` (passed to
+the component's ``set_device`` if it has one; ``None`` = leave it where it is),
 ``num_threads`` (torch intra-op threads, set process-wide for the run; ``None`` = torch's
 default. Small models on shared CPUs are often much faster with 1).
 """
@@ -48,7 +49,7 @@ class TrainerConfig(BaseModel):
     early_stopping_min_delta: float = Field(default=0.0, ge=0)
     load_best_at_end: bool = False
     time_limit_s: float | None = Field(default=None, gt=0)
-    device: str = "cpu"
+    device: str | None = None
     num_threads: int | None = Field(default=None, ge=1)
 
     @model_validator(mode="after")

@@ -31,7 +31,7 @@ class ProgressCallback(TrainerCallback):
                        state.num_epochs, state.max_steps, state.global_step)
 
     def on_step_end(self, state: TrainerState, control: TrainerControl) -> None:
-        if self._bar is not None:
+        if self._bar is not None and not self._bar.disable:
             self._bar.update(state.global_step - self._bar.n)
             if state.latest_loss is not None:
                 self._bar.set_postfix(loss=f"{state.latest_loss:.4f}", epoch=state.epoch + 1,

@@ -109,7 +109,7 @@ class Trainer:
         if cfg.num_threads is not None:
             torch.set_num_threads(cfg.num_threads)
         setter = getattr(self.component, "set_device", None)
-        if callable(setter):
+        if cfg.device is not None and callable(setter):
             setter(cfg.device)
 
         _seed_everything(cfg.seed)

@@ -110,3 +110,44 @@ def test_local_fine_tune_allowed_by_setting(remote: Den, tiny_pack: Path,
     assert "C9" in cat.cdb.cui2info
     check_fine_tune(cat=cat)
     check_fine_tune(den=den, model_id="x" * 64)
+
+
+def make_tiny_bert(folder: Path, words: list[str]) -> Path:
+    """A random BERT (hidden 32) and WordPiece tokenizer over ``words``, saved locally."""
+    import torch
+    from transformers import BertConfig, BertModel, BertTokenizerFast
+
+    folder.mkdir(parents=True, exist_ok=True)
+    alnum = "abcdefghijklmnopqrstuvwxyz0123456789"
+    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *sorted(set(words)),
+             *[c for c in alnum if c not in words], *[f"##{c}" for c in alnum]]
+    (folder / "vocab.txt").write_text("\n".join(vocab) + "\n")
+    BertTokenizerFast(vocab_file=str(folder / "vocab.txt"), do_lower_case=True
+                      ).save_pretrained(str(folder))
+    torch.manual_seed(0)
+    BertModel(BertConfig(vocab_size=len(vocab), hidden_size=32, num_hidden_layers=2,
+                         num_attention_heads=2, intermediate_size=37,
+                         max_position_embeddings=128)).save_pretrained(str(folder))
+    return folder
+
+
+def test_trainable_embedding_linker_of_a_fetched_model_is_refused(
+    remote: Den, tmp_path: Path
+) -> None:
+    from medcat_den.linking.builder import build_pack, get_linker
+    from tests.conftest import TINY_CONCEPTS, write_concepts_csv
+
+    bert = make_tiny_bert(tmp_path / "bert", [w for _, n in TINY_CONCEPTS for w in n.split()])
+    csv = write_concepts_csv(tmp_path / "concepts.csv", TINY_CONCEPTS)
+    pack = build_pack(str(csv), str(tmp_path / "pack"), trainable=True,
+                      config_overrides={"embedding_model_name": str(bert), "epochs": 1})
+    remote.push_model(pack, name="linker")
+    cat = remote.fetch_model("den://linker")
+    linker = get_linker(cat)
+    export = {"projects": [{"name": "p", "documents": [{"id": 1, "name": "d",
+              "text": "asthma", "annotations": [{"cui": "C0004096", "start": 0, "end": 6,
+                                                 "value": "asthma", "correct": True}]}]}]}
+    with pytest.raises(PolicyError):
+        linker.fit(export)
+    with pytest.raises(PolicyError):
+        linker.as_trainable()

@@ -172,6 +172,22 @@ def test_transient_failure_is_retried(s3_url: str, s3_server: S3Server) -> None:
         t.join()
 
 
+def test_broken_download_resumes_where_it_stopped(s3_url: str, s3_server: S3Server,
+                                                  tmp_path: Path) -> None:
+    b = S3Backend(s3_url, backoff_base=0.01)
+    data = os.urandom(3 * MiB)
+    b.put_bytes_if_absent("blobs/sha256/dd/x", data)
+    ranges: list[str] = []
+    s3_server.cut = lambda op, env: op == "GetObject"
+    s3_server.trip = lambda op, env: bool(ranges.append(str(env.get("HTTP_RANGE", ""))))
+    try:
+        b.get_file("blobs/sha256/dd/x", str(tmp_path / "x"))
+    finally:
+        s3_server.trip = s3_server.cut = None
+    assert (tmp_path / "x").read_bytes() == data
+    assert ranges[0] == "" and ranges[-1].startswith("bytes=") and ranges[-1] != "bytes=0-"
+
+
 def test_missing_bucket_is_a_clear_error(s3_server: S3Server) -> None:
     b = S3Backend("s3://no-such-bucket-here/den")
     with pytest.raises(BackendError, match="no-such-bucket-here"):

@@ -5,6 +5,7 @@ Fields: ``id`` (the routable caikit training id ``<hashed trainer name>:<uuid>``
 loading, training, saving, pushing, done), ``errors``, ``submitted_at``, ``started_at``,
 ``completed_at``, ``base_model``, ``name``, ``aliases``, ``epoch``, ``num_epochs``,
 ``step``, ``max_steps``, ``loss``, ``metrics`` (latest evaluation), ``final_metrics``,
+``fit_seconds`` / ``fit_cpu_seconds`` (wall / CPU time of ``Trainer.fit``),
 ``result_model_id``, ``result_ref``, ``owner_pid``/``owner_start`` (the process that
 runs the job; a non-terminal job whose owner is gone is reported ERRORED),
 ``worker_pid`` (the training subprocess, if any), ``use_subprocess``.
@@ -44,6 +45,8 @@ class JobRecord(BaseModel):
     loss: float | None = None
     metrics: dict[str, float] = Field(default_factory=dict)
     final_metrics: dict[str, float] = Field(default_factory=dict)
+    fit_seconds: float | None = None
+    fit_cpu_seconds: float | None = None
     result_model_id: str | None = None
     result_ref: str | None = None
     owner_pid: int = 0

@@ -13,6 +13,7 @@ Spec keys: ``id``, ``uuid``, ``trainer_name``, ``base_model``, ``train_data``,
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import time
@@ -25,6 +26,7 @@ from medcat_den.caikit.den_access import open_den
 from medcat_den.caikit.trainers.components import load_factory
 from medcat_den.caikit.trainers.training_data import describe_source, resolve_data
 from medcat_den.den import ModelInfo
+from medcat_den.den.policies import check_fine_tune
 from medcat_den.errors import DenError, TrainingCanceledError
 from medcat_den.training import (
     CancellationToken,
@@ -83,11 +85,16 @@ def _check(token: CancellationToken) -> None:
         raise TrainingCanceledError("training canceled before it started")
 
 
-def train_to_pack(spec: dict[str, Any], report: Report,
-                  token: CancellationToken) -> dict[str, Any]:
-    """Train and save the pack in the scratch folder; return what the push needs."""
+def train_to_pack(spec: dict[str, Any], report: Report, token: CancellationToken, *,
+                  callbacks: list[TrainerCallback] | None = None) -> dict[str, Any]:
+    """Train and save the pack in the scratch folder; return what the push needs.
+
+    ``callbacks`` are added to the Trainer after the job's progress callback.
+    """
     from medcat.cat import CAT
 
+    with contextlib.suppress(ImportError):  # registers the embedding linkers with MedCAT
+        import medcat_den.linking  # noqa: F401
     report({"phase": "loading"})
     den = open_den(spec["den"])
     train_export = resolve_data(spec["train_data"], den, "training data")
@@ -98,6 +105,7 @@ def train_to_pack(spec: dict[str, Any], report: Report,
     _check(token)
     base_id = den.resolve(spec["base_model"])
     base_info = den.info(base_id)
+    check_fine_tune(den, base_id)  # a remote den's policy may forbid local fine-tuning
     scratch = Path(spec["scratch"])
     scratch.mkdir(parents=True, exist_ok=True)
     with den.materialise(base_id) as base_pack:
@@ -105,9 +113,13 @@ def train_to_pack(spec: dict[str, Any], report: Report,
         component = factory(cat, base_pack)
         _check(token)
         report({"phase": "training"})
-        trainer = Trainer(component, config, callbacks=[JobProgressCallback(report)],
+        trainer = Trainer(component, config,
+                          callbacks=[JobProgressCallback(report), *(callbacks or [])],
                           checkpoint_dir=scratch / "checkpoints", cancel_token=token)
+        fit_started, fit_cpu_started = time.perf_counter(), time.thread_time()
         result = trainer.fit(train_export, eval_export)
+        fit_seconds = time.perf_counter() - fit_started
+        fit_cpu_seconds = time.thread_time() - fit_cpu_started
         _check(token)
         report({"phase": "saving"})
         (scratch / "output").mkdir(exist_ok=True)
@@ -127,6 +139,8 @@ def train_to_pack(spec: dict[str, Any], report: Report,
         "steps": result.state.global_step,
         "epochs_completed": result.state.epoch,
         "stop_reason": result.state.stop_reason,
+        "fit_seconds": fit_seconds,
+        "fit_cpu_seconds": fit_cpu_seconds,
     }
 
 
@@ -147,6 +161,7 @@ def push_result(spec: dict[str, Any], outcome: dict[str, Any]) -> ModelInfo:
         "steps": outcome["steps"],
         "epochs_completed": outcome["epochs_completed"],
         "stop_reason": outcome["stop_reason"],
+        "fit_seconds": round(outcome["fit_seconds"], 3),
         "finished_at": datetime.now(timezone.utc).isoformat(),
     }}
     return den.push_model(

@@ -34,7 +34,7 @@ _log = logging.getLogger(__name__)
 
 
 def _free_ports(count: int, avoid: range) -> list[int]:
-    socks = []
+    socks: list[socket.socket] = []
     try:
         while len(socks) < count:
             s = socket.socket()
@@ -63,6 +63,7 @@ class LocalRayHead:
         self.temp_dir: str | None = None
         self.dashboard_url = ""
         self.gcs_address = ""
+        self._agent_port = 0
 
     @property
     def pid(self) -> int | None:
@@ -98,6 +99,7 @@ class LocalRayHead:
             self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env,
                                          start_new_session=True)
         self.gcs_address = f"127.0.0.1:{gcs}"
+        self._agent_port = agent_http
         self.dashboard_url = f"http://127.0.0.1:{dash}"
         deadline = time.monotonic() + self.start_timeout_s
         while True:
@@ -121,13 +123,20 @@ class LocalRayHead:
             with urllib.request.urlopen(f"{self.dashboard_url}/api/version", timeout=2) as r:
                 if r.status != 200:
                     return False
-            # the job agent comes up a little after the dashboard head
             with urllib.request.urlopen(f"{self.dashboard_url}/api/jobs/", timeout=2) as r:
-                return bool(r.status == 200)
+                if r.status != 200:
+                    return False
         except (urllib.error.URLError, OSError, ValueError):
             return False
+        # jobs are started by the node's dashboard agent, which comes up a little later; a
+        # submission before it is there waits for it (seconds)
+        try:
+            with socket.create_connection(("127.0.0.1", self._agent_port), timeout=1):
+                return True
+        except OSError:
+            return False
 
-    def stop(self, timeout_s: float = 10.0) -> None:
+    def stop(self, timeout_s: float = 8.0) -> None:
         """SIGTERM the head (it stops its processes), then SIGKILL its group if needed."""
         proc, self.proc = self.proc, None
         if proc is not None:
@@ -145,9 +154,36 @@ class LocalRayHead:
                 # leftovers in the head's own session only (it was started with setsid)
                 with contextlib.suppress(ProcessLookupError, PermissionError):
                     os.killpg(pgid, signal.SIGKILL)
+            for pid in self._leftovers():
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.kill(pid, signal.SIGKILL)
         if self.temp_dir is not None:
             shutil.rmtree(self.temp_dir, ignore_errors=True)
             self.temp_dir = None
+
+    def _leftovers(self) -> list[int]:
+        """Processes of this cluster in other sessions (job entrypoints run with setsid):
+        their command line names our temp dir or their environment our GCS address."""
+        if not self.temp_dir or not os.path.isdir("/proc"):
+            return []
+        temp = self.temp_dir.encode()
+        # Ray may advertise the node's other address, so match the GCS port only
+        port = b":" + self.gcs_address.rsplit(":", 1)[-1].encode()
+        found = []
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit() or int(entry) == os.getpid():
+                continue
+            try:
+                with open(f"/proc/{entry}/cmdline", "rb") as f:
+                    cmdline = f.read()
+                with open(f"/proc/{entry}/environ", "rb") as f:
+                    environ = f.read().split(b"\0")
+            except OSError:
+                continue
+            if temp in cmdline or any(e.startswith(b"RAY_ADDRESS=") and e.endswith(port)
+                                      for e in environ):
+                found.append(int(entry))
+        return found
 
     def __enter__(self) -> LocalRayHead:
         return self.start()

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import shutil
+import signal
 import threading
 import time
 from collections.abc import Callable
@@ -23,7 +24,7 @@ from typing import Any
 
 import torch
 
-from medcat_den.caikit.trainers.ray_job import GracefulStop, emit, scratch_dir
+from medcat_den.caikit.trainers.ray_job import GracefulStop, emit, outcome_of, scratch_dir
 from medcat_den.errors import TrainingCanceledError, TrainingError
 
 _log = logging.getLogger(__name__)
@@ -166,7 +167,7 @@ def _worker_loop(config: dict[str, Any]) -> None:
     from medcat_den.caikit.trainers.ray_graceful import GracefulTrainer, StopOnRequest
     from medcat_den.caikit.trainers.training_data import resolve_data
     from medcat_den.den.policies import check_fine_tune
-    from medcat_den.training import CancellationToken, TrainerConfig, fingerprint
+    from medcat_den.training import CancellationToken, TrainerConfig
 
     spec, coord = config["spec"], config["coord"]
     ctx = ray.train.get_context()
@@ -199,10 +200,12 @@ def _worker_loop(config: dict[str, Any]) -> None:
             trainer, lambda: component.stop_agreed, token, save=rank == 0,
             on_checkpoint=lambda path, step: emit("MEDCAT_DEN_CHECKPOINT",
                                                   {"path": path, "step": step})))
+        fit_started = time.perf_counter()
         try:
             result = trainer.fit(train_export, eval_export, resume_from=spec.get("resume_from"))
         except TrainingCanceledError:
             return
+        fit_seconds = time.perf_counter() - fit_started
         if token.canceled or rank != 0:
             return
         if not ray.get(coord.begin_push.remote()):
@@ -213,14 +216,9 @@ def _worker_loop(config: dict[str, Any]) -> None:
         save_extra = getattr(component.inner, "save_into_pack", None)
         if callable(save_extra):
             save_extra(out)
-    outcome = {
-        "pack": str(out), "base_model_id": base_id, "base_name": den.info(base_id).name,
-        "trainer_config": {**config_.model_dump(mode="json"), "num_workers": world},
-        "fingerprints": {"train": fingerprint(train_export),
-                         "eval": fingerprint(eval_export) if eval_export is not None else None},
-        "metrics": result.metrics, "steps": result.state.global_step,
-        "epochs_completed": result.state.epoch, "stop_reason": result.state.stop_reason,
-    }
+    outcome = outcome_of(out, base_id, den.info(base_id).name,
+                         {**config_.model_dump(mode="json"), "num_workers": world},
+                         train_export, eval_export, result, fit_seconds)
     emit("MEDCAT_DEN_PROGRESS", {"phase": "pushing"})
     info = push_result(spec, outcome)
     shutil.rmtree(scratch / "output", ignore_errors=True)
@@ -249,6 +247,8 @@ def run_data_parallel(spec: dict[str, Any], stop: GracefulStop) -> dict[str, Any
     from ray.train.torch import TorchConfig, TorchTrainer
 
     ray.init(log_to_driver=True)
+    # ray.init replaces the SIGTERM handler with sys.exit: restore the graceful one
+    signal.signal(signal.SIGTERM, stop.handle_sigterm)
     coord = _coordinator_class().remote()
     relay = threading.Event()
 

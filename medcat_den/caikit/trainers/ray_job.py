@@ -119,7 +119,7 @@ def run_single(spec: dict[str, Any], stop: GracefulStop) -> dict[str, Any]:
     from medcat_den.caikit.trainers.ray_graceful import GracefulTrainer, StopOnRequest
     from medcat_den.caikit.trainers.training_data import resolve_data
     from medcat_den.den.policies import check_fine_tune
-    from medcat_den.training import CancellationToken, TrainerConfig, fingerprint
+    from medcat_den.training import CancellationToken, TrainerConfig
 
     den = open_den(spec["den"])
     train_export = resolve_data(spec["train_data"], den, "training data")
@@ -144,7 +144,9 @@ def run_single(spec: dict[str, Any], stop: GracefulStop) -> dict[str, Any]:
         stop.phase = "training"
         if stop.requested.is_set():
             raise TrainingCanceledError("training canceled before it started")
+        fit_started = time.perf_counter()
         result = trainer.fit(train_export, eval_export, resume_from=spec.get("resume_from"))
+        fit_seconds = time.perf_counter() - fit_started
         if token.canceled or stop.requested.is_set():
             raise TrainingCanceledError(f"training canceled at step {result.state.global_step}")
         stop.phase = "saving"
@@ -154,13 +156,26 @@ def run_single(spec: dict[str, Any], stop: GracefulStop) -> dict[str, Any]:
         save_extra = getattr(component, "save_into_pack", None)
         if callable(save_extra):
             save_extra(out)
+    return outcome_of(out, base_id, base_info.name, config.model_dump(mode="json"),
+                      train_export, eval_export, result, fit_seconds)
+
+
+def outcome_of(pack: str, base_id: str, base_name: str | None,
+               trainer_config: dict[str, Any], train_export: dict[str, Any],
+               eval_export: dict[str, Any] | None, result: Any,
+               fit_seconds: float) -> dict[str, Any]:
+    """What :func:`~medcat_den.caikit.trainers.job_runner.push_result` needs (the same
+    keys as ``train_to_pack`` returns)."""
+    from medcat_den.training import fingerprint
+
     return {
-        "pack": str(out), "base_model_id": base_id, "base_name": base_info.name,
-        "trainer_config": config.model_dump(mode="json"),
+        "pack": str(pack), "base_model_id": base_id, "base_name": base_name,
+        "trainer_config": trainer_config,
         "fingerprints": {"train": fingerprint(train_export),
                          "eval": fingerprint(eval_export) if eval_export is not None else None},
         "metrics": result.metrics, "steps": result.state.global_step,
         "epochs_completed": result.state.epoch, "stop_reason": result.state.stop_reason,
+        "fit_seconds": fit_seconds,
     }
 
 

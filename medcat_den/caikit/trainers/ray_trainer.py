@@ -115,9 +115,9 @@ def _plain(value: Any) -> Any:
 
 def _number(cfg: dict[str, Any], key: str, default: float, owner: str,
             integer: bool = False, minimum: float = 0) -> Any:
-    value = cfg.get(key, default)
+    value = cfg.get(key)
     if value is None:
-        return None
+        value = default
     ok = isinstance(value, int) if integer else isinstance(value, (int, float))
     if not ok or isinstance(value, bool) or value < minimum:
         kind = "an integer" if integer else "a number"

@@ -102,6 +102,8 @@ class TrainingJob:
                 self.record.result_model_id = info.model_id
                 self.record.result_ref = info.ref
                 self.record.final_metrics = dict(outcome["metrics"])
+                self.record.fit_seconds = float(outcome["fit_seconds"])
+                self.record.fit_cpu_seconds = float(outcome["fit_cpu_seconds"])
                 self._finish("COMPLETED")
             _log.info("training job %s pushed %s (%s)", self.record.id, info.ref, info.model_id)
         except TrainingCanceledError:

@@ -1,0 +1,327 @@
+"""Embedding-linker benchmark: medcat_den.linking vs medcat-embedding-linker 0.4.0, one run.
+
+    .venv/bin/python bench/linker_bench.py [--train-docs 60] [--epochs 3] [--infer-docs 100]
+                                           [--names 1000000] [--threads 2] [--json]
+
+Prints, measured in this run on the same machine, concepts (NCBI concepts.csv), data and
+model (the local all-MiniLM-L6-v2):
+
+1. training mentions/s: ``fit`` (ours) vs ``cat.trainer.train_supervised_raw`` (upstream,
+   per-epoch recipe + re-embedding), same documents and epochs       (target >= 2x)
+2. inference docs/s on devel with the trained packs: upstream default settings and upstream
+   with ``use_pre_inference=False`` (it then embeds every mention, like ours)  (target >= 1.5x)
+3. names embedded/s: ``ContextModel.embed_names`` vs a raw batched MiniLM forward  (>= 0.9)
+4. peak extra memory to link 64 mentions against N random name embeddings: our chunked
+   top-k vs the upstream ``Linker._generate_link_candidates`` (argsort)   (target <= 1.5 GB)
+
+Every measurement runs in its own subprocess (``--part``), so peak RSS is per measurement.
+The upstream side runs with ``bench/.venv-upstream-linker/bin/python`` (create it with
+``bash bench/setup_peers.sh upstream-linker``) and reuses ``bench/peers/_upstream_common.py``
+(pack recipe, CPU autocast work-around). Without that venv the upstream columns say so.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from typing import Any
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+DATA = os.environ.get("NCBI_DIR", os.path.join(os.path.dirname(ROOT), "shared", "data",
+                                               "ncbi-disease"))
+UPSTREAM_PY = os.path.join(HERE, ".venv-upstream-linker", "bin", "python")
+ENV = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "MEDCAT_DISABLE_VERSION_CHECK": "true",
+       "TQDM_DISABLE": "1", "TOKENIZERS_PARALLELISM": "false"}
+
+
+def _subset(export: dict[str, Any], n: int) -> dict[str, Any]:
+    docs = [d for p in export["projects"] for d in p["documents"]][:n]
+    return {"projects": [{"name": "subset", "documents": docs}]}
+
+
+def _mentions(export: dict[str, Any]) -> int:
+    return sum(1 for p in export["projects"] for d in p["documents"] for a in d["annotations"]
+               if not (a.get("deleted") or a.get("killed") or a.get("correct") is False))
+
+
+def _load(name: str) -> dict[str, Any]:
+    with open(os.path.join(DATA, name), encoding="utf-8") as f:
+        data: dict[str, Any] = json.load(f)
+    return data
+
+
+def _rss_mb() -> float:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def _peak_extra_mb(fn: Any) -> tuple[float, float, Any]:
+    """(extra peak RSS in MB over the RSS before the call, seconds, result) of ``fn()``."""
+    import threading
+
+    base = _rss_mb()
+    peak = [base]
+    done = threading.Event()
+
+    def sample() -> None:
+        while not done.is_set():
+            peak[0] = max(peak[0], _rss_mb())
+            time.sleep(0.002)
+
+    th = threading.Thread(target=sample, daemon=True)
+    th.start()
+    t = time.perf_counter()
+    out = fn()
+    secs = time.perf_counter() - t
+    done.set()
+    th.join()
+    peak[0] = max(peak[0], _rss_mb())
+    return peak[0] - base, secs, out
+
+
+def _random_names(n: int, dim: int = 384) -> Any:
+    """Unit-norm random float16 rows, generated in chunks (no big temporary)."""
+    import torch
+
+    g = torch.Generator().manual_seed(0)
+    out = torch.empty(n, dim, dtype=torch.float16)
+    for i in range(0, n, 65536):
+        block = torch.randn(min(65536, n - i), dim, generator=g)
+        out[i:i + block.shape[0]] = torch.nn.functional.normalize(block, dim=-1).half()
+    return out
+
+
+# --------------------------------------------------------------------------- workers
+def part_train_infer_ours(args: argparse.Namespace) -> dict[str, Any]:
+    sys.path.insert(0, ROOT)
+    from medcat_den.linking.builder import build_cat, get_linker
+
+    train = _subset(_load("train.json"), args.train_docs)
+    devel = _subset(_load("devel.json"), args.infer_docs)
+    cat = build_cat(os.path.join(DATA, "concepts.csv"), trainable=True)
+    linker = get_linker(cat)
+    t = time.perf_counter()
+    linker.fit(train, epochs=args.epochs)
+    train_s = time.perf_counter() - t
+    texts = [d["text"] for p in devel["projects"] for d in p["documents"]]
+    cat(texts[0])  # warm-up
+    t = time.perf_counter()
+    for text in texts:
+        cat(text)
+    infer_s = time.perf_counter() - t
+    return {"train_mentions_per_s": _mentions(train) * args.epochs / train_s,
+            "train_s": train_s, "docs_per_s": len(texts) / infer_s}
+
+
+def part_train_infer_upstream(args: argparse.Namespace) -> dict[str, Any]:
+    sys.path.insert(0, os.path.join(HERE, "peers"))
+    import _upstream_common as up  # type: ignore[import-not-found]
+
+    up.seed_everything(0)
+    train = _subset(_load("train.json"), args.train_docs)
+    devel = _subset(_load("devel.json"), args.infer_docs)
+    cat = up.build_cat(os.path.join(DATA, "concepts.csv"), up.TRAINABLE)
+    linker = up.get_linker(cat)
+    t = time.perf_counter()
+    with up.cpu_autocast_disabled():
+        for _ in range(args.epochs):
+            cat.trainer.train_supervised_raw(train, test_size=0, nepochs=1,
+                                             disable_progress=True)
+            linker.refresh_structure()
+            linker.create_embeddings()
+    train_s = time.perf_counter() - t
+    texts = [d["text"] for p in devel["projects"] for d in p["documents"]]
+    out = {"train_mentions_per_s": _mentions(train) * args.epochs / train_s, "train_s": train_s}
+    for label, pre in (("docs_per_s_default", True), ("docs_per_s_embed_all", False)):
+        linker.cnf_l.use_pre_inference = pre
+        cat(texts[0])
+        t = time.perf_counter()
+        for text in texts:
+            cat(text)
+        out[label] = len(texts) / (time.perf_counter() - t)
+    return out
+
+
+def part_names(args: argparse.Namespace) -> dict[str, Any]:
+    sys.path.insert(0, ROOT)
+    import csv
+
+    import torch
+    from transformers import AutoModel, AutoTokenizer
+
+    from medcat_den.linking.config import EmbeddingLinkingConfig
+    from medcat_den.linking.context_model import ContextModel
+    from medcat_den.linking.model_ref import ModelRef, minilm_path
+
+    with open(os.path.join(DATA, "concepts.csv"), encoding="utf-8") as f:
+        names = [r["name"] for r in csv.DictReader(f)] * args.name_repeats
+    cnf = EmbeddingLinkingConfig()
+    cm = ContextModel(ModelRef.from_name("all-MiniLM-L6-v2"), cnf)
+    tok = AutoTokenizer.from_pretrained(minilm_path())
+    raw = AutoModel.from_pretrained(minilm_path()).eval()
+    bs = cnf.embedding_batch_size
+    cm.embed_names(names[:64])
+    results: dict[str, list[float]] = {"ours": [], "raw": []}
+    for _ in range(2):  # interleaved, best of two
+        t = time.perf_counter()
+        cm.embed_names(names)
+        results["ours"].append(len(names) / (time.perf_counter() - t))
+        t = time.perf_counter()
+        with torch.inference_mode():
+            for i in range(0, len(names), bs):
+                enc = tok(names[i:i + bs], padding=True, truncation=True,
+                          max_length=cnf.max_token_length, return_tensors="pt")
+                raw(**enc)
+        results["raw"].append(len(names) / (time.perf_counter() - t))
+    return {"ours_names_per_s": max(results["ours"]), "raw_names_per_s": max(results["raw"]),
+            "names": len(names)}
+
+
+def part_memory_ours(args: argparse.Namespace) -> dict[str, Any]:
+    sys.path.insert(0, ROOT)
+    import torch
+
+    from medcat_den.linking.candidates import Mention
+    from medcat_den.linking.config import EmbeddingLinkingConfig
+    from medcat_den.linking.name_index import NameIndex
+    from medcat_den.linking.static_linker import EmbeddingLinker
+
+    g = torch.Generator().manual_seed(1)
+    idx = NameIndex(True, "~")
+    idx.keys = [f"n{i}" for i in range(args.names)]
+    idx.target_cuis = [[f"C{i // 3}"] for i in range(args.names)]
+    idx.embeddings = _random_names(args.names)
+    linker = EmbeddingLinker.__new__(EmbeddingLinker)
+    linker.cnf = EmbeddingLinkingConfig()
+    linker.index = idx
+    q = torch.nn.functional.normalize(torch.randn(64, 384, generator=g), dim=-1)
+    mentions = [Mention(0, 0, 0, 1, 1) for _ in range(64)]
+    linker.link(q[:2], mentions[:2])  # warm-up (allocator, kernels)
+    extra, secs, (cuis, _, _) = _peak_extra_mb(lambda: linker.link(q, mentions))
+    assert all(c is not None for c in cuis)
+    return {"extra_peak_mb": extra, "seconds": secs}
+
+
+def part_memory_upstream(args: argparse.Namespace) -> dict[str, Any]:
+    import torch
+    from medcat_embedding_linker.config import EmbeddingLinking
+    from medcat_embedding_linker.embedding_linker import Linker
+
+    class _Ent:
+        def __init__(self) -> None:
+            self.link_candidates: list[str] = []
+
+    class _Cdb:
+        pass
+
+    g = torch.Generator().manual_seed(1)
+    linker = Linker.__new__(Linker)
+    linker.cnf_l = EmbeddingLinking()
+    linker.device = torch.device("cpu")
+    linker._name_keys = [f"n{i}" for i in range(args.names)]
+    cdb = _Cdb()
+    cdb.name2info = {n: {"per_cui_status": {f"C{i // 3}": "A"}}  # type: ignore[attr-defined]
+                     for i, n in enumerate(linker._name_keys)}
+    linker.cdb = cdb
+    linker._names_context_matrix = _random_names(args.names)
+    linker._valid_names = torch.ones(args.names, dtype=torch.bool)
+    q = torch.nn.functional.normalize(torch.randn(64, 384, generator=g), dim=-1).half()
+    linker._get_context_vectors = lambda doc, ents, size: q[: len(ents)]
+    linker._generate_link_candidates(None, [_Ent() for _ in range(2)])  # warm-up
+    ents = [_Ent() for _ in range(64)]
+    extra, secs, _ = _peak_extra_mb(lambda: linker._generate_link_candidates(None, ents))
+    assert all(e.link_candidates for e in ents)
+    return {"extra_peak_mb": extra, "seconds": secs}
+
+
+PARTS = {"train_infer_ours": part_train_infer_ours,
+         "train_infer_upstream": part_train_infer_upstream,
+         "names": part_names, "memory_ours": part_memory_ours,
+         "memory_upstream": part_memory_upstream}
+
+
+# ---------------------------------------------------------------------- orchestration
+def _run_part(part: str, args: argparse.Namespace, python: str) -> dict[str, Any]:
+    if not os.path.exists(python):
+        return {"error": f"{python} missing (bash bench/setup_peers.sh upstream-linker)"}
+    cmd = [python, os.path.abspath(__file__), "--part", part, "--train-docs",
+           str(args.train_docs), "--epochs", str(args.epochs), "--infer-docs",
+           str(args.infer_docs), "--names", str(args.names), "--threads", str(args.threads),
+           "--name-repeats", str(args.name_repeats)]
+    env = {**os.environ, **ENV, "OMP_NUM_THREADS": str(args.threads)}
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=ROOT)
+    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
+    if proc.returncode != 0 or not lines:
+        return {"error": f"exit {proc.returncode}: {proc.stderr.strip()[-600:]}"}
+    result: dict[str, Any] = json.loads(lines[-1])
+    return result
+
+
+def _ratio(a: Any, b: Any) -> str:
+    try:
+        return f"{float(a) / float(b):.2f}x"
+    except (TypeError, ValueError, ZeroDivisionError):
+        return "n/a"
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--part", choices=sorted(PARTS), help=argparse.SUPPRESS)
+    ap.add_argument("--train-docs", type=int, default=60)
+    ap.add_argument("--epochs", type=int, default=3)
+    ap.add_argument("--infer-docs", type=int, default=100)
+    ap.add_argument("--names", type=int, default=1_000_000)
+    ap.add_argument("--name-repeats", type=int, default=4)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--json", action="store_true")
+    args = ap.parse_args()
+    if args.part:
+        import torch
+
+        torch.set_num_threads(args.threads)
+        print(json.dumps(PARTS[args.part](args)))
+        return 0
+    ours_py = sys.executable
+    res = {
+        "train_infer_ours": _run_part("train_infer_ours", args, ours_py),
+        "train_infer_upstream": _run_part("train_infer_upstream", args, UPSTREAM_PY),
+        "names": _run_part("names", args, ours_py),
+        "memory_ours": _run_part("memory_ours", args, ours_py),
+        "memory_upstream": _run_part("memory_upstream", args, UPSTREAM_PY),
+    }
+    if args.json:
+        print(json.dumps(res, indent=2))
+        return 0
+    o, u = res["train_infer_ours"], res["train_infer_upstream"]
+    n, mo, mu = res["names"], res["memory_ours"], res["memory_upstream"]
+    print(f"linker bench: {args.train_docs} train docs x {args.epochs} epochs, "
+          f"{args.infer_docs} devel docs, {args.threads} torch threads, data {DATA}")
+    for name, r in res.items():
+        if "error" in r:
+            print(f"  [{name}] unavailable: {r['error']}")
+    print(f"1. training mentions/s   ours {o.get('train_mentions_per_s', 0):8.1f}   upstream "
+          f"{u.get('train_mentions_per_s', 0):8.1f}   ratio "
+          f"{_ratio(o.get('train_mentions_per_s'), u.get('train_mentions_per_s'))} (target >= 2x)")
+    print(f"2. inference docs/s      ours {o.get('docs_per_s', 0):8.2f}   upstream embedding "
+          f"every mention {u.get('docs_per_s_embed_all', 0):8.2f}   ratio "
+          f"{_ratio(o.get('docs_per_s'), u.get('docs_per_s_embed_all'))} (target >= 1.5x)")
+    print(f"                         upstream default (dictionary shortcut, no embedding for "
+          f"single-candidate matches) {u.get('docs_per_s_default', 0):8.2f}   ratio "
+          f"{_ratio(o.get('docs_per_s'), u.get('docs_per_s_default'))}")
+    print(f"3. names embedded/s      ours {n.get('ours_names_per_s', 0):8.1f}   raw MiniLM "
+          f"{n.get('raw_names_per_s', 0):8.1f}   ratio "
+          f"{_ratio(n.get('ours_names_per_s'), n.get('raw_names_per_s'))} (target >= 0.9)")
+    print(f"4. extra peak memory, 64 mentions x {args.names} names: ours "
+          f"{mo.get('extra_peak_mb', float('nan')):8.1f} MB ({mo.get('seconds', 0):.2f} s)   "
+          f"upstream {mu.get('extra_peak_mb', float('nan')):8.1f} MB "
+          f"({mu.get('seconds', 0):.2f} s)   (target <= 1536 MB)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
