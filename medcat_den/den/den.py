@@ -401,7 +401,13 @@ class Den:
             return None
         return cid if self.backend.exists(manifest_key(cid)) else None
 
-    def _current_name(self, cid: str, default: str) -> str:
+    def _current_name(self, cid: str, default: str, hint: str | None = None) -> str:
+        """The name whose versions include ``cid`` (checking ``hint`` first: one ref read)."""
+        if hint:
+            with contextlib.suppress(DenError):
+                record, token = self._read_names(hint)
+                if token is not None and cid in record["versions"].values():
+                    return hint
         entry = self._names_index().get(cid)
         return entry[0] if entry else default
 
@@ -533,7 +539,8 @@ class Den:
             cat = CAT.load_model_pack(pack, config_dict=config_dict, **load_kwargs)
         if cls is not type(cat) and issubclass(cls, type(cat)):
             cat.__class__ = cls
-        name = self._current_name(cid, "") or None
+        hint = parse_ref(ref).name if isinstance(ref, str) else getattr(ref, "name", None)
+        name = self._current_name(cid, "", hint=hint) or None
         _remember_source(cat, cid, name)
         if self.policy is not None:
             self.policy.on_fetched(self, cat, cid)
