@@ -9,6 +9,10 @@ here="$(cd "$(dirname "$0")" && pwd)"
 PY="${PYTHON:-python3}"
 TORCH_SPEC="torch==2.13.0"
 
+pip_q() {  # quiet pip; drops the harmless "Location ... is ignored" notes of this machine's config
+    "$@" 2> >(grep -v "is ignored: it is neither a file nor a directory" >&2)
+}
+
 make_venv() {  # name, stamp-spec, packages...
     local name="$1" stamp="$2"; shift 2
     local venv="$here/.venv-$name"
@@ -18,12 +22,12 @@ make_venv() {  # name, stamp-spec, packages...
     fi
     echo "[setup_peers] creating $venv"
     [[ -x "$venv/bin/python" ]] || "$PY" -m venv "$venv"
-    "$venv/bin/python" -m pip install -q --upgrade pip
-    "$venv/bin/python" -m pip install -q "$TORCH_SPEC"
+    pip_q "$venv/bin/python" -m pip install -q --upgrade pip
+    pip_q "$venv/bin/python" -m pip install -q "$TORCH_SPEC"
     # Keep the torch installed above: the constraint stops the resolver from swapping it for a CUDA build.
     local cons; cons="$(mktemp)"
-    "$venv/bin/python" -c 'import torch; print("torch==" + torch.__version__)' > "$cons"
-    "$venv/bin/python" -m pip install -q -c "$cons" "$@"
+    "$venv/bin/python" -c 'import torch; print("torch==" + torch.__version__)' > "$cons" 2>/dev/null
+    pip_q "$venv/bin/python" -m pip install -q -c "$cons" "$@"
     rm -f "$cons"
     echo "$stamp" > "$venv/.peer-stamp"
 }

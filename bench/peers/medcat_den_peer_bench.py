@@ -34,7 +34,8 @@ import shutil
 import sys
 import tempfile
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 
 def _dir_bytes(path: str) -> int:
@@ -81,6 +82,7 @@ def main() -> int:
     try:
         from medcat.cat import CAT
         from medcat_den.backend import DenType
+
         from medcat_den.den import get_default_den
 
         den_dir = os.path.join(tmp, "den")

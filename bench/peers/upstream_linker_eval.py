@@ -109,8 +109,9 @@ def main() -> int:
 
     devel = u.load_export(args.data)
     out: dict[str, Any] = {}
+    device = "cuda" if torch.cuda.is_available() else "cpu"
     settings: dict[str, Any] = {"hashseed": args.hashseed, "seed": args.seed,
-                                "overrides": overrides, "device": "cpu" if not torch.cuda.is_available() else "cuda"}
+                                "overrides": overrides, "device": device}
 
     if not args.skip_static:
         u.seed_everything(args.seed)

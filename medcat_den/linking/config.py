@@ -25,6 +25,9 @@ Config keys (all have defaults; none is hard-coded elsewhere):
   frozen-LM training on CPU; 0 keeps torch's setting), ``max_unknown_cui_fraction``
   (annotations whose CUI is not in the CDB: above this fraction an export is an
   error, below they only teach the rejection head; 0 makes any such CUI an error).
+- ``encoder_dtype``: ``auto`` (bfloat16 autocast for no-grad encoding where the
+  CPU / GPU supports it natively, else float32), ``bfloat16`` or ``float32``;
+  losses and gradients are always float32.
 - ``training_batch_size``, ``embedding_batch_size``, ``linking_batch_size``,
   ``name_chunk_size`` (names scored per matmul chunk).
 - ``link_similarity_threshold``: minimum cosine similarity of a link.
@@ -70,6 +73,7 @@ class EmbeddingLinkingConfig(Linking):
     epochs: int = 3
     seed: int = 0
     device: str = "auto"
+    encoder_dtype: str = "auto"
     training_num_threads: int = 1
     max_unknown_cui_fraction: float = 0.5
     training_batch_size: int = 64
@@ -101,6 +105,9 @@ def ensure_embedding_config(config: Any, comp_name: str | None = None) -> Embedd
         data["filters"] = linking.filters
         linking = EmbeddingLinkingConfig(**data)
         config.components.linking = linking
+    for name, field in EmbeddingLinkingConfig.model_fields.items():
+        if name not in linking.__dict__:  # pack saved by an older version of this config
+            linking.__dict__[name] = field.get_default(call_default_factory=True)
     if comp_name is not None:
         linking.comp_name = comp_name
     return linking

@@ -35,6 +35,25 @@ def resolve_device(name: str) -> torch.device:
         raise ConfigError(f"invalid linker device {name!r}") from err
 
 
+def bf16_native(device: torch.device) -> bool:
+    """Whether the device has native bfloat16 matmuls (AVX512-BF16 / AMX, or a bf16 GPU)."""
+    if device.type == "cuda":
+        return bool(torch.cuda.is_bf16_supported())
+    check = getattr(torch.cpu, "_is_avx512_bf16_supported", None)
+    return bool(check()) if callable(check) else False
+
+
+def autocast_dtype(setting: str, device: torch.device) -> torch.dtype | None:
+    """The autocast dtype for no-grad encoding (None: plain float32)."""
+    if setting == "float32":
+        return None
+    if setting == "bfloat16":
+        return torch.bfloat16
+    if setting == "auto":
+        return torch.bfloat16 if bf16_native(device) else None
+    raise ConfigError(f"encoder_dtype must be auto, bfloat16 or float32, got {setting!r}")
+
+
 class ContextModel:
     """Embeds names and mentions-in-context (see module docstring)."""
 
@@ -50,6 +69,7 @@ class ContextModel:
         self.device = resolve_device(cnf.device)
         self.model.to(self.device)
         self.model.eval()
+        autocast_dtype(cnf.encoder_dtype, self.device)  # validate early
 
     def tokenize(self, texts: Sequence[str], spans: Sequence[tuple[int, int]] | None,
                  max_length: int) -> dict[str, Tensor]:
@@ -80,6 +100,7 @@ class ContextModel:
         bs = max(1, self.cnf.embedding_batch_size)
         was_training = self.model.training
         self.model.eval()
+        dtype = autocast_dtype(self.cnf.encoder_dtype, self.device)
         with torch.inference_mode():
             for start in tqdm(range(0, n, bs), desc=desc, leave=False):
                 idx = order[start:start + bs]
@@ -87,7 +108,9 @@ class ContextModel:
                                       [use_spans[i] for i in idx] if use_spans else None,
                                       max_len)
                 batch = {k: v.to(self.device) for k, v in batch.items()}
-                mention, window = self.model.encode(**batch)
+                with torch.autocast(self.device.type, dtype=dtype or torch.float32,
+                                    enabled=dtype is not None):
+                    mention, window = self.model.encode(**batch)
                 ix = torch.tensor(idx)
                 mention_out[ix] = mention.float().cpu()
                 window_out[ix] = window.float().cpu()

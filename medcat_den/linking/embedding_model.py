@@ -71,7 +71,7 @@ class ModelForEmbeddingLinking(nn.Module):
                mention_mask: Tensor | None = None) -> tuple[Tensor, Tensor]:
         """Return (mention-pooled, window-pooled) hidden states, before projection."""
         out = self.language_model(input_ids=input_ids, attention_mask=attention_mask)
-        hidden = out.last_hidden_state
+        hidden = out.last_hidden_state.float()  # pool in float32 (also under autocast)
         window = masked_mean(hidden, attention_mask)
         if mention_mask is None:
             return window, window

@@ -142,11 +142,9 @@ def test_cancel_mid_epoch_leaves_den_unchanged(den_models, tmp_path, use_subproc
     future = MODEL_MANAGER.train(MedCATModule, trainer="linker", base_model="den://tiny",
                                  train_data=TRAIN, trainer_config=ENDLESS, name="never")
     wait_for(lambda: future.get_info().step > 3, 120, "training steps")
-    started = time.monotonic()
     future.cancel()
-    assert future.get_info().status == JobStatus.CANCELED
-    assert future.wait(5), "worker did not stop within 5 s"
-    assert time.monotonic() - started < 5
+    assert future.get_info().status == JobStatus.CANCELED  # at once
+    assert future.wait(5), "worker did not stop within 5 s"  # the bound
     assert future.get_info().status == JobStatus.CANCELED
     with pytest.raises(TrainingCanceledError):
         future.load()

@@ -47,6 +47,7 @@ def test_http_training_status_cancel_and_serving_the_result(den_models, tmp_path
     overrides = {
         "model_management": {"trainers": {"default": {
             "type": "MEDCAT_EMBEDDING_LINKER",
+            "import_class": "medcat_den.caikit.trainers.MedCATEmbeddingLinkerTrainer",
             "config": {"component_factory": "medcat_den.training.toy:toy_component_factory",
                        "state_dir": str(tmp_path / "state")}}}},
         "runtime": {"training": {"output_dir": str(tmp_path / "unused-output")}},

@@ -1,5 +1,6 @@
-"""Ray fixtures: one real Ray head on 127.0.0.1 per session (started and stopped by PID)
-and a den on the moto S3 server that every Ray worker reads from and pushes to.
+"""Ray fixtures: one real Ray head on 127.0.0.1 (started and stopped by PID) and a den on
+the moto S3 server that every Ray worker reads from and pushes to. Module-scoped (there is
+one test module), so neither the processes nor the environment outlive this group.
 
 The head is started after the S3 server, so its workers find the test credentials in
 their environment (a node's "standard AWS chain"), but before any MEDCAT_DEN_* variable is
@@ -9,6 +10,7 @@ set: a job only knows its den through what the trainer forwards.
 from __future__ import annotations
 
 import copy
+import importlib.util
 import os
 import signal
 import sys
@@ -19,12 +21,22 @@ import aconfig
 import pytest
 from _s3 import start_server
 
-pytest.importorskip("ray")
-
 from tests.ray._helpers import RayDen
 
 
-@pytest.fixture(scope="session")
+def _have_ray() -> bool:
+    # (a bare `import ray` could find this very folder as a namespace package)
+    try:
+        return importlib.util.find_spec("ray.job_submission") is not None
+    except ModuleNotFoundError:
+        return False
+
+
+if not _have_ray():  # the optional `ray` extra is not installed: skip this group
+    collect_ignore_glob = ["test_*.py"]
+
+
+@pytest.fixture(scope="module")
 def ray_den(tmp_path_factory: pytest.TempPathFactory, tiny_pack: Path) -> Iterator[RayDen]:
     from medcat_den.caikit.trainers.ray_cluster import LocalRayHead
 

@@ -149,6 +149,17 @@ def test_cancel_stops_the_job_checkpoints_and_pushes_nothing(ray_den: RayDen, tm
     with pytest.raises(TrainingCanceledError):
         future.load()
 
+    # a new job continues from that checkpoint (here for one more second of training)
+    step = int(Path(info.checkpoint).name.split("-")[1])
+    resumed = MODEL_MANAGER.train(MedCATModule, trainer="ray", base_model="den://tiny",
+                                  train_data=TRAIN, trainer_config={**ENDLESS, "time_limit_s": 1},
+                                  name="tiny-endless", resume_from=info.checkpoint)
+    assert resumed.wait(120)
+    again = resumed.get_info()
+    assert again.status == JobStatus.COMPLETED, again.errors
+    meta = ray_den.den.info(again.result_model_id).metadata["training"]
+    assert meta["steps"] > step and "time limit" in meta["stop_reason"]
+
 
 def test_failing_job_is_errored_with_its_message(ray_den: RayDen) -> None:
     # the remote den's policy, enforced on the node: fine-tuning its models is refused

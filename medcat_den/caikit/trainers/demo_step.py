@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Any
 
 DEFAULT_DATA = Path(__file__).resolve().parents[3].parent / "shared" / "data" / "ncbi-disease"
-CONFIG = {"epochs": 1, "batch_size": 32, "learning_rate": 1e-3, "time_limit_s": 300,
+CONFIG = {"epochs": 1, "batch_size": 64, "learning_rate": 1e-3, "weight_decay": 0.01,
+          "time_limit_s": 300,
           "eval_each_epoch": False, "checkpoint_each_epoch": False}
 
 

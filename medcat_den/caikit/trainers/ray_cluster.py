@@ -136,7 +136,7 @@ class LocalRayHead:
         except OSError:
             return False
 
-    def stop(self, timeout_s: float = 8.0) -> None:
+    def stop(self, timeout_s: float = 5.0) -> None:
         """SIGTERM the head (it stops its processes), then SIGKILL its group if needed."""
         proc, self.proc = self.proc, None
         if proc is not None:

@@ -27,12 +27,15 @@ class GracefulTrainer(Trainer):
 
     _live: tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.LRScheduler] | None = None
 
-    def _loop(self, examples: list[Any], eval_export: dict[str, Any] | None,
-              eval_examples: list[Any] | None, optimizer: torch.optim.Optimizer,
-              scheduler: torch.optim.lr_scheduler.LRScheduler, started: float) -> None:
+    def _loop(self, *args: Any, **kwargs: Any) -> None:
+        # the loop receives the optimizer and scheduler that fit() built; keep them
+        values = [*args, *kwargs.values()]
+        optimizer = next(v for v in values if isinstance(v, torch.optim.Optimizer))
+        scheduler = next(v for v in values
+                         if isinstance(v, torch.optim.lr_scheduler.LRScheduler))
         self._live = (optimizer, scheduler)
         try:
-            super()._loop(examples, eval_export, eval_examples, optimizer, scheduler, started)
+            super()._loop(*args, **kwargs)
         finally:
             self._live = None
 

@@ -198,11 +198,14 @@ def run(spec: dict[str, Any], stop: GracefulStop) -> dict[str, Any]:
         from medcat_den.caikit.trainers.ray_data_parallel import run_data_parallel
 
         return run_data_parallel(spec, stop)
-    outcome = run_single(spec, stop)
-    if not stop.begin_push():
-        raise TrainingCanceledError("training canceled before the push")
-    emit(PROGRESS, {"phase": "pushing"})
-    info = push_result(spec, outcome)
+    try:
+        outcome = run_single(spec, stop)
+        if not stop.begin_push():
+            raise TrainingCanceledError("training canceled before the push")
+        emit(PROGRESS, {"phase": "pushing"})
+        info = push_result(spec, outcome)
+    finally:  # checkpoints stay (resume_from=) unless the push succeeded
+        shutil.rmtree(scratch_dir(spec) / "output", ignore_errors=True)
     shutil.rmtree(scratch_dir(spec), ignore_errors=True)
     return {"model_id": info.model_id, "ref": info.ref, "metrics": outcome["metrics"],
             "steps": outcome["steps"], "epochs_completed": outcome["epochs_completed"]}
