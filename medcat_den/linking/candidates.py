@@ -68,26 +68,23 @@ def tokens_for_span(bounds: Sequence[tuple[int, int]], start: int, end: int
 class CandidateGenerator:
     """Embedding candidate generator (see module docstring)."""
 
-    def __init__(self, names: Sequence[str], separator: str, max_ngram: int,
-                 threshold: float, max_spans: int) -> None:
+    def __init__(self, names: Sequence[str], separator: str) -> None:
         heads: set[str] = set()
         for n in names:
             parts = [p for p in n.split(separator) if p]
             if parts and _WORD.search(parts[-1]) and len(parts[-1]) > 2:
                 heads.add(parts[-1].lower())
         self.heads = heads
-        self.max_ngram = max_ngram
-        self.threshold = threshold
-        self.max_spans = max_spans
         self._cache: dict[str, Tensor] = {}
 
-    def spans(self, doc: Any, taken: set[tuple[int, int]]) -> list[tuple[int, int]]:
+    def spans(self, doc: Any, taken: set[tuple[int, int]], max_ngram: int,
+              max_spans: int) -> list[tuple[int, int]]:
         toks = list(doc)
         out: list[tuple[int, int]] = []
         for i, t in enumerate(toks):
             if t.base.lower not in self.heads:
                 continue
-            for n in range(1, self.max_ngram + 1):
+            for n in range(1, max_ngram + 1):
                 s = i - n + 1
                 if s < 0:
                     break
@@ -101,13 +98,13 @@ class CandidateGenerator:
                     continue
                 if (s, i) not in taken:
                     out.append((s, i))
-        return out[: self.max_spans]
+        return out[:max_spans]
 
     def propose(self, doc: Any, taken: set[tuple[int, int]],
-                embed: Callable[[list[str]], Tensor],
-                score: Callable[[Tensor], Tensor]) -> list[Mention]:
+                embed: Callable[[list[str]], Tensor], score: Callable[[Tensor], Tensor],
+                threshold: float, max_ngram: int, max_spans: int) -> list[Mention]:
         """Generated mentions (kind ``KIND_GENERATED``) with their best target similarity."""
-        spans = self.spans(doc, taken)
+        spans = self.spans(doc, taken, max_ngram, max_spans)
         if not spans:
             return []
         text = doc.base.text
@@ -122,7 +119,7 @@ class CandidateGenerator:
         best = score(mat)
         out = []
         for (s, e), sim in zip(spans, best.tolist(), strict=True):
-            if sim >= self.threshold:
+            if sim >= threshold:
                 out.append(Mention(s, e, bounds[s][0], bounds[e][1], KIND_GENERATED,
                                    gen_sim=float(sim)))
         return out

@@ -182,10 +182,8 @@ class EmbeddingLinker(AbstractEntityProvidingComponent, AbstractManualSerialisab
 
     def generator(self) -> CandidateGenerator:
         if self._generator is None:
-            self._generator = CandidateGenerator(
-                list(self.cdb.name2info), self.config.general.separator,
-                self.cnf.generator_max_ngram, self.cnf.generator_similarity_threshold,
-                self.cnf.generator_max_spans_per_doc)
+            self._generator = CandidateGenerator(list(self.cdb.name2info),
+                                                 self.config.general.separator)
         return self._generator
 
     # ------------------------------------------------------------ inference
@@ -199,7 +197,9 @@ class EmbeddingLinker(AbstractEntityProvidingComponent, AbstractManualSerialisab
             names = self.generator_names()
             mentions += self.generator().propose(
                 doc, taken, self.embed_raw,
-                lambda mat: chunked_topk(mat, names, 1, self.cnf.name_chunk_size, allowed)[0][:, 0])
+                lambda mat: chunked_topk(mat, names, 1, self.cnf.name_chunk_size, allowed)[0][:, 0],
+                self.cnf.generator_similarity_threshold, self.cnf.generator_max_ngram,
+                self.cnf.generator_max_spans_per_doc)
         return mentions
 
     def encode_mentions(self, doc: MutableDocument, mentions: list[Mention]

@@ -282,9 +282,10 @@ def run_data_parallel(spec: dict[str, Any], stop: GracefulStop) -> dict[str, Any
     except Exception as err:
         if relay.is_set():
             raise TrainingCanceledError("training canceled") from None
+        shutil.rmtree(scratch_dir(spec, create=False), ignore_errors=True)
         raise TrainingError(f"data-parallel training failed: {_root_cause(err)}") from None
     result = ray.get(coord.get_result.remote())
     if result is None:
         raise TrainingCanceledError("training canceled")
-    shutil.rmtree(scratch_dir(spec), ignore_errors=True)
+    shutil.rmtree(scratch_dir(spec, create=False), ignore_errors=True)
     return dict(result)

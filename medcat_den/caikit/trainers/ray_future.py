@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import time
 from datetime import datetime
 from typing import Any
@@ -31,6 +32,7 @@ _TERMINAL_RAY = ("SUCCEEDED", "STOPPED", "FAILED")
 _STATUS = {"PENDING": "QUEUED", "RUNNING": "RUNNING", "SUCCEEDED": "COMPLETED",
            "STOPPED": "CANCELED", "FAILED": "ERRORED"}
 LOG_TAIL_LINES = 20
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
 def parse_markers(logs: str) -> dict[str, Any]:
@@ -57,7 +59,8 @@ def parse_markers(logs: str) -> dict[str, Any]:
 
 
 def log_tail(logs: str, lines: int = LOG_TAIL_LINES) -> str:
-    kept = [ln for ln in logs.splitlines()
+    """The last ``lines`` meaningful lines of a job log (no markers, no colour codes)."""
+    kept = [ln for ln in _ANSI.sub("", logs).splitlines()
             if ln.strip() and not any(m in ln for m in (PROGRESS, RESULT))]
     return "\n".join(kept[-lines:])
 

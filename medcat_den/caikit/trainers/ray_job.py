@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import contextlib
 import json
 import logging
 import os
@@ -102,10 +103,12 @@ class GracefulStop:
             raise TrainingCanceledError("training canceled before it started")
 
 
-def scratch_dir(spec: dict[str, Any]) -> Path:
+def scratch_dir(spec: dict[str, Any], create: bool = True) -> Path:
+    """The job's folder on this node: checkpoints (kept after a stop) and the saved pack."""
     root = str(spec.get("checkpoint_dir") or os.path.join(tempfile.gettempdir(), "medcat-den-ray"))
     path = Path(root) / str(spec["uuid"])
-    path.mkdir(parents=True, exist_ok=True)
+    if create:
+        path.mkdir(parents=True, exist_ok=True)
     return path
 
 
@@ -205,8 +208,11 @@ def run(spec: dict[str, Any], stop: GracefulStop) -> dict[str, Any]:
         emit(PROGRESS, {"phase": "pushing"})
         info = push_result(spec, outcome)
     finally:  # checkpoints stay (resume_from=) unless the push succeeded
-        shutil.rmtree(scratch_dir(spec) / "output", ignore_errors=True)
-    shutil.rmtree(scratch_dir(spec), ignore_errors=True)
+        scratch = scratch_dir(spec, create=False)
+        shutil.rmtree(scratch / "output", ignore_errors=True)
+        with contextlib.suppress(OSError):
+            scratch.rmdir()  # only if nothing (no checkpoint) is left
+    shutil.rmtree(scratch, ignore_errors=True)
     return {"model_id": info.model_id, "ref": info.ref, "metrics": outcome["metrics"],
             "steps": outcome["steps"], "epochs_completed": outcome["epochs_completed"]}
 
