@@ -110,7 +110,9 @@ def caikit_step(den: Any, info: Any) -> None:
 
 
 def _later_steps() -> list[Any]:
-    return [caikit_step]
+    from medcat_den.caikit.trainers.demo_step import training_demo_step
+
+    return [caikit_step, training_demo_step]
 
 
 if __name__ == "__main__":

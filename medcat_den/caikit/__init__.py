@@ -27,6 +27,10 @@ from medcat_den.caikit.tasks import EntityLinkingTask
 model_finder_factory.register(DenModelFinder)
 model_initializer_factory.register(MedCATModelInitializer)
 
+# trainers register themselves (MEDCAT_EMBEDDING_LINKER, MEDCAT_RAY: Ray itself is imported lazily)
+import medcat_den.caikit.trainers  # noqa: E402,F401
+import medcat_den.caikit.trainers.ray_trainer  # noqa: E402,F401
+
 __all__ = [
     "MODULE_ID",
     "DenModelFinder",

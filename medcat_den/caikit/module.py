@@ -18,10 +18,11 @@ import os
 import shutil
 import tempfile
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, List, Optional  # noqa: UP035  (caikit reads typing.Optional)
 
 import caikit
 from caikit.core import ModuleBase, ModuleConfig, ModuleSaver
+from caikit.core.data_model.json_dict import JsonDict
 from caikit.interfaces.nlp.data_model import TokenClassificationResult, TokenClassificationResults
 from caikit.interfaces.nlp.tasks import TokenClassificationTask
 from medcat.cat import CAT
@@ -125,6 +126,24 @@ class MedCATModule(ModuleBase):  # type: ignore[misc]
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
+
+    @classmethod
+    def train(
+        cls,
+        base_model: str,
+        train_data: str,
+        eval_data: Optional[str] = None,  # noqa: UP045
+        trainer_config: Optional[JsonDict] = None,  # noqa: UP045
+        name: Optional[str] = None,  # noqa: UP045
+        aliases: Optional[List[str]] = None,  # noqa: UP006, UP045
+    ) -> "MedCATModule":
+        """Fine-tune the base model's trainable linker; the result is pushed to the den."""
+        # lazy: the trainers package imports this module
+        from medcat_den.caikit.trainers.train_api import train_medcat_linker
+
+        result: MedCATModule = train_medcat_linker(cls, base_model, train_data, eval_data,
+                                                   trainer_config, name, aliases)
+        return result
 
     @classmethod
     def load(

@@ -83,7 +83,7 @@ class EmbeddingLinkingConfig(Linking):
     link_similarity_threshold: float = 0.0
     use_ner_link_candidates: bool = True
     use_rejection: bool = True
-    rejection_threshold: float = 0.5
+    rejection_threshold: float = 0.15
     use_candidate_generator: bool = False
     generator_max_ngram: int = 5
     generator_similarity_threshold: float = 0.8

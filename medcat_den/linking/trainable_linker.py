@@ -463,11 +463,34 @@ class TrainableEmbeddingLinker(EmbeddingLinker):
             torch.set_num_threads(before)
 
     def calibrate_threshold(self, export: dict[str, Any]) -> float:
-        """Set ``rejection_threshold`` to the value maximising strict F1 on ``export``."""
+        """Set ``rejection_threshold`` to the value maximising strict F1 on ``export``.
+
+        Candidates are encoded once; only the decision is repeated per threshold.
+        """
+        docs = parse_export(export, None, require_annotations=False)
+        self.train_mode(False)
+        self._before_inference()
+        encoded = []
+        for d in tqdm(docs, desc="Encoding calibration documents", leave=False):
+            doc = self.ner_doc(d.text)
+            mentions = self.candidates(doc, list(doc.ner_ents))
+            encoded.append((d, doc, mentions, *self.encode_mentions(doc, mentions)))
+        gold = [(i, s, e, c) for i, d in enumerate(docs) for s, e, c in d.annotations]
         best_t, best_f = self.cnf.rejection_threshold, -1.0
-        for t in [x / 20 for x in range(2, 19)]:
+        for t in [x / 20 for x in range(1, 19)]:
             self.cnf.rejection_threshold = t
-            f = self.evaluate_export(export)["f1"]
+            pred: list[Span] = []
+            for i, (d, doc, mentions, m, w) in enumerate(encoded):
+                if not mentions:
+                    continue
+                cuis, s1, prob = self.decide(d.text, mentions, m, w)
+                chosen = [(mm, c, s, p) for mm, c, s, p in
+                          zip(mentions, cuis, s1.tolist(), prob.tolist(), strict=True)
+                          if c is not None and p == p]
+                pred += [(i, e.base.start_char_index, e.base.end_char_index, e.cui)
+                         for e in self._select(doc, chosen)]
+            f = span_metrics(gold, pred)["f1"]
+            logger.info("rejection threshold %.2f: strict F1 %.4f", t, f)
             if f > best_f:
                 best_t, best_f = t, f
         self.cnf.rejection_threshold = best_t

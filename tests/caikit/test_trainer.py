@@ -324,3 +324,35 @@ def test_config_and_argument_errors(den_models, tmp_path) -> None:
         t.train(MedCATModule, base_model="den://tiny", train_data=TRAIN, name="Bad Name!")
     assert bad_name.value.status_code == CaikitCoreStatusCode.INVALID_ARGUMENT  # HTTP 400
     assert t.list_jobs() == []
+
+
+@pytest.fixture()
+def s3_server() -> Any:
+    from tests._s3 import start_server
+
+    yield from start_server()
+
+
+def test_training_data_from_s3(den_models, tmp_path, s3_server) -> None:
+    import boto3
+
+    bucket = s3_server.new_bucket()
+    boto3.client("s3").put_object(Bucket=bucket, Key="data/train.json",
+                                  Body=json.dumps(TRAIN).encode())
+    configure(tmp_path / "state")
+    future = MODEL_MANAGER.train(MedCATModule, trainer="linker", base_model="den://tiny",
+                                 train_data=f"s3://{bucket}/data/train.json",
+                                 trainer_config=QUICK, name="tiny-s3")
+    assert future.wait(120)
+    info = future.get_info()
+    assert info.status == JobStatus.COMPLETED, info.errors
+    meta = den_models.den.info(info.result_model_id).metadata["training"]
+    assert meta["data_fingerprint"]["train"] == fingerprint(TRAIN)
+    assert meta["data_sources"]["train"] == f"s3://{bucket}/data/train.json"
+
+    missing = MODEL_MANAGER.train(MedCATModule, trainer="linker", base_model="den://tiny",
+                                  train_data=f"s3://{bucket}/nope.json")
+    assert missing.wait(60)
+    assert missing.get_info().status == JobStatus.ERRORED
+    assert f"cannot read training data s3://{bucket}/nope.json: NoSuchKey" in str(
+        missing.get_info().errors[0])

@@ -3,6 +3,7 @@ linker (tiny random BERT built in the test; frozen LM, so epochs are fast)."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -69,3 +70,14 @@ def test_caikit_job_fine_tunes_the_linker_in_the_den(isolated_env: Path,
     model = future.load()
     assert isinstance(model, MedCATModule)
     assert model.run("the patient was diagnosed with asthma last year .").entities
+
+    # the synchronous path caikit's LOCAL trainer takes (MedCATModule.train)
+    from medcat_den.caikit.trainers.train_api import train_medcat_linker
+
+    data = isolated_env / "train.json"
+    data.write_text(json.dumps(make_export(1, 40)))
+    sync = train_medcat_linker(MedCATModule, "den://toy-linker", str(data),
+                               trainer_config={**CONFIG, "epochs": 2}, name="toy-linker-sync")
+    assert isinstance(sync, MedCATModule)
+    assert den.info(sync.den_model_id).parents == [base.model_id]
+    assert den.info("den://toy-linker-sync").model_id == sync.den_model_id

@@ -1,5 +1,5 @@
 """The ``train`` signature of the MedCAT caikit module (what caikit runtime exposes as the
-``MedCATTrain`` HTTP route) and its synchronous implementation.
+``EntityLinkingTaskMedCATModuleTrain`` HTTP route) and its synchronous implementation.
 
 caikit runtime's training endpoint calls ``ModelManager.train(MedCATModule, ...)`` with
 these parameters; with the ``MEDCAT_EMBEDDING_LINKER`` trainer as the ``default``
@@ -9,6 +9,21 @@ this function, which does the same work synchronously in the calling thread:
 ``s3://`` or ``den-data://`` location), ``trainer_config`` (TrainerConfig keys),
 ``name`` / ``aliases`` (den name of the result). The default den and component
 factory are used.
+
+Wiring in ``medcat_den/caikit/module.py`` (inside ``class MedCATModule``; the import is
+lazy because this package imports the module; ``List``/``Optional`` from ``typing`` and
+``JsonDict`` from ``caikit.core.data_model.json_dict``, since caikit cannot read
+``X | None`` in signatures)::
+
+    @classmethod
+    def train(cls, base_model: str, train_data: str, eval_data: Optional[str] = None,
+              trainer_config: Optional[JsonDict] = None, name: Optional[str] = None,
+              aliases: Optional[List[str]] = None) -> "MedCATModule":
+        '''Fine-tune the base model's trainable linker; the result is pushed to the den.'''
+        from medcat_den.caikit.trainers.train_api import train_medcat_linker
+
+        return train_medcat_linker(cls, base_model, train_data, eval_data, trainer_config,
+                                   name, aliases)
 """
 
 # No `from __future__ import annotations`: caikit reads this signature at class creation.

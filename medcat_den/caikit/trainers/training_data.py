@@ -50,8 +50,9 @@ def _read_s3(url: str) -> bytes:
         obj = boto3.client("s3").get_object(Bucket=parts.hostname, Key=parts.path.lstrip("/"))
         return bytes(obj["Body"].read())
     except Exception as err:  # botocore raises many types; name the object, not secrets
+        code = getattr(err, "response", {}).get("Error", {}).get("Code")
         raise TrainingError(f"cannot read training data {describe_source(url)}: "
-                            f"{type(err).__name__}") from None
+                            f"{code or type(err).__name__}") from None
 
 
 def resolve_data(source: DataSource, den: Den | None, what: str) -> dict[str, Any]:
