@@ -97,34 +97,49 @@ def _random_names(n: int, dim: int = 384) -> Any:
 
 
 # --------------------------------------------------------------------------- workers
-def part_train_infer_ours(args: argparse.Namespace) -> dict[str, Any]:
+def part_train_ours(args: argparse.Namespace) -> dict[str, Any]:
     sys.path.insert(0, ROOT)
     from medcat_den.linking.builder import build_cat, get_linker
 
     train = _subset(_load("train.json"), args.train_docs)
-    devel = _subset(_load("devel.json"), args.infer_docs)
     cat = build_cat(os.path.join(DATA, "concepts.csv"), trainable=True)
     linker = get_linker(cat)
     t = time.perf_counter()
     linker.fit(train, epochs=args.epochs)
     train_s = time.perf_counter() - t
-    texts = [d["text"] for p in devel["projects"] for d in p["documents"]]
+    os.makedirs(args.workdir, exist_ok=True)
+    cat.save_model_pack(args.workdir, pack_name="ours", make_archive=False,
+                        add_hash_to_pack_name=False)
+    return {"train_mentions_per_s": _mentions(train) * args.epochs / train_s, "train_s": train_s}
+
+
+def _time_docs(cat: Any, texts: list[str]) -> float:
     cat(texts[0])  # warm-up
     t = time.perf_counter()
     for text in texts:
         cat(text)
-    infer_s = time.perf_counter() - t
-    return {"train_mentions_per_s": _mentions(train) * args.epochs / train_s,
-            "train_s": train_s, "docs_per_s": len(texts) / infer_s}
+    return len(texts) / (time.perf_counter() - t)
 
 
-def part_train_infer_upstream(args: argparse.Namespace) -> dict[str, Any]:
+def part_infer_ours(args: argparse.Namespace) -> dict[str, Any]:
+    sys.path.insert(0, ROOT)
+    from medcat.cat import CAT
+
+    import medcat_den.linking  # noqa: F401
+
+    devel = _subset(_load("devel.json"), args.infer_docs)
+    texts = [d["text"] for p in devel["projects"] for d in p["documents"]]
+    cat = CAT.load_model_pack(os.path.join(args.workdir, "ours"))
+    return {"docs_per_s": _time_docs(cat, texts),
+            "encoder_dtype": cat.config.components.linking.encoder_dtype}
+
+
+def part_train_upstream(args: argparse.Namespace) -> dict[str, Any]:
     sys.path.insert(0, os.path.join(HERE, "peers"))
     import _upstream_common as up  # type: ignore[import-not-found]
 
     up.seed_everything(0)
     train = _subset(_load("train.json"), args.train_docs)
-    devel = _subset(_load("devel.json"), args.infer_docs)
     cat = up.build_cat(os.path.join(DATA, "concepts.csv"), up.TRAINABLE)
     linker = up.get_linker(cat)
     t = time.perf_counter()
@@ -135,15 +150,22 @@ def part_train_infer_upstream(args: argparse.Namespace) -> dict[str, Any]:
             linker.refresh_structure()
             linker.create_embeddings()
     train_s = time.perf_counter() - t
+    return {"train_mentions_per_s": _mentions(train) * args.epochs / train_s, "train_s": train_s}
+
+
+def part_infer_upstream(args: argparse.Namespace) -> dict[str, Any]:
+    """Upstream static pack (inference cost equals the trained one's: a linear projection)."""
+    sys.path.insert(0, os.path.join(HERE, "peers"))
+    import _upstream_common as up
+
+    devel = _subset(_load("devel.json"), args.infer_docs)
     texts = [d["text"] for p in devel["projects"] for d in p["documents"]]
-    out = {"train_mentions_per_s": _mentions(train) * args.epochs / train_s, "train_s": train_s}
+    cat = up.build_cat(os.path.join(DATA, "concepts.csv"), up.STATIC)
+    linker = up.get_linker(cat)
+    out = {}
     for label, pre in (("docs_per_s_default", True), ("docs_per_s_embed_all", False)):
         linker.cnf_l.use_pre_inference = pre
-        cat(texts[0])
-        t = time.perf_counter()
-        for text in texts:
-            cat(text)
-        out[label] = len(texts) / (time.perf_counter() - t)
+        out[label] = _time_docs(cat, texts)
     return out
 
 
@@ -239,8 +261,8 @@ def part_memory_upstream(args: argparse.Namespace) -> dict[str, Any]:
     return {"extra_peak_mb": extra, "seconds": secs}
 
 
-PARTS = {"train_infer_ours": part_train_infer_ours,
-         "train_infer_upstream": part_train_infer_upstream,
+PARTS = {"train_ours": part_train_ours, "train_upstream": part_train_upstream,
+         "infer_ours": part_infer_ours, "infer_upstream": part_infer_upstream,
          "names": part_names, "memory_ours": part_memory_ours,
          "memory_upstream": part_memory_upstream}
 
@@ -252,7 +274,7 @@ def _run_part(part: str, args: argparse.Namespace, python: str) -> dict[str, Any
     cmd = [python, os.path.abspath(__file__), "--part", part, "--train-docs",
            str(args.train_docs), "--epochs", str(args.epochs), "--infer-docs",
            str(args.infer_docs), "--names", str(args.names), "--threads", str(args.threads),
-           "--name-repeats", str(args.name_repeats)]
+           "--name-repeats", str(args.name_repeats), "--workdir", args.workdir]
     env = {**os.environ, **ENV, "OMP_NUM_THREADS": str(args.threads)}
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=ROOT)
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
@@ -278,6 +300,9 @@ def main() -> int:
     ap.add_argument("--names", type=int, default=1_000_000)
     ap.add_argument("--name-repeats", type=int, default=4)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--rounds", type=int, default=2,
+                    help="inference runs per side, interleaved; the best is reported")
+    ap.add_argument("--workdir", default="", help=argparse.SUPPRESS)
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
     if args.part:
@@ -287,20 +312,32 @@ def main() -> int:
         print(json.dumps(PARTS[args.part](args)))
         return 0
     ours_py = sys.executable
-    res = {
-        "train_infer_ours": _run_part("train_infer_ours", args, ours_py),
-        "train_infer_upstream": _run_part("train_infer_upstream", args, UPSTREAM_PY),
-        "names": _run_part("names", args, ours_py),
-        "memory_ours": _run_part("memory_ours", args, ours_py),
-        "memory_upstream": _run_part("memory_upstream", args, UPSTREAM_PY),
-    }
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="linker_bench_") as workdir:
+        args.workdir = workdir
+        res = {"train_ours": _run_part("train_ours", args, ours_py),
+               "train_upstream": _run_part("train_upstream", args, UPSTREAM_PY)}
+        infer: dict[str, list[dict[str, Any]]] = {"ours": [], "upstream": []}
+        for _ in range(max(1, args.rounds)):  # interleaved: the machine's load drifts
+            infer["ours"].append(_run_part("infer_ours", args, ours_py))
+            infer["upstream"].append(_run_part("infer_upstream", args, UPSTREAM_PY))
+    res["infer_ours"] = max(infer["ours"], key=lambda r: r.get("docs_per_s", 0))
+    res["infer_upstream"] = max(infer["upstream"],
+                                key=lambda r: r.get("docs_per_s_embed_all", 0))
+    res["names"] = _run_part("names", args, ours_py)
+    res["memory_ours"] = _run_part("memory_ours", args, ours_py)
+    res["memory_upstream"] = _run_part("memory_upstream", args, UPSTREAM_PY)
     if args.json:
         print(json.dumps(res, indent=2))
         return 0
-    o, u = res["train_infer_ours"], res["train_infer_upstream"]
+    o = {**res["train_ours"], **res["infer_ours"]}
+    u = {**res["train_upstream"], **res["infer_upstream"]}
     n, mo, mu = res["names"], res["memory_ours"], res["memory_upstream"]
     print(f"linker bench: {args.train_docs} train docs x {args.epochs} epochs, "
-          f"{args.infer_docs} devel docs, {args.threads} torch threads, data {DATA}")
+          f"{args.infer_docs} devel docs (best of {args.rounds} interleaved runs), "
+          f"{args.threads} torch threads, our encoder_dtype {o.get('encoder_dtype')}, "
+          f"data {DATA}")
     for name, r in res.items():
         if "error" in r:
             print(f"  [{name}] unavailable: {r['error']}")

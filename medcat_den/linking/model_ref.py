@@ -13,7 +13,6 @@ keeps working after being moved:
 from __future__ import annotations
 
 import os
-import shutil
 from dataclasses import dataclass
 
 from medcat_den.errors import ConfigError
@@ -77,14 +76,3 @@ class ModelRef:
                     f"linker pack component {component_folder!r} has no {BASE_MODEL_FOLDER}/")
             return cls("local", folder)
         raise ConfigError(f"unknown stored embedding model reference {stored!r}")
-
-    def copy_base_into(self, component_folder: str) -> None:
-        """Copy the base model files (byte for byte) into ``component_folder``."""
-        if self.kind != "local":
-            return
-        target = os.path.join(component_folder, BASE_MODEL_FOLDER)
-        os.makedirs(target, exist_ok=True)
-        for entry in sorted(os.listdir(self.value)):
-            src = os.path.join(self.value, entry)
-            if os.path.isfile(src) and not os.path.islink(src):
-                shutil.copyfile(src, os.path.join(target, entry))
