@@ -20,6 +20,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
+import pytest
 from moto.moto_server.threaded_moto_server import ThreadedMotoServer
 from moto.moto_server.werkzeug_app import (
     DomainDispatcherApplication,
@@ -191,3 +192,15 @@ def start_server() -> Iterator[S3Server]:
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = v
+
+
+@pytest.fixture(scope="session")
+def s3_server() -> Iterator[S3Server]:
+    """The S3 server of a test directory (import into its conftest with :func:`s3_url`)."""
+    yield from start_server()
+
+
+@pytest.fixture()
+def s3_url(s3_server: S3Server) -> str:
+    """``s3://<fresh bucket>/den`` on the test server."""
+    return f"s3://{s3_server.new_bucket()}/den"

@@ -141,8 +141,9 @@ class MedCATModule(ModuleBase):  # type: ignore[misc]
         # lazy: the trainers package imports this module
         from medcat_den.caikit.trainers.train_api import train_medcat_linker
 
-        result: MedCATModule = train_medcat_linker(cls, base_model, train_data, eval_data,
-                                                   trainer_config, name, aliases)
+        result: MedCATModule = train_medcat_linker(
+            cls, base_model, train_data, eval_data=eval_data, trainer_config=trainer_config,
+            name=name, aliases=aliases)
         return result
 
     @classmethod

@@ -94,6 +94,9 @@ class Trainer:
         self.callbacks.extend(callbacks or [])
         self.state = TrainerState()
         self.control = TrainerControl()
+        # the optimizer and scheduler of the running fit() (for save_checkpoint)
+        self._live: tuple[torch.optim.Optimizer,
+                          torch.optim.lr_scheduler.LRScheduler] | None = None
 
     # -- public -----------------------------------------------------------------------
 
@@ -132,7 +135,11 @@ class Trainer:
         self._call("on_train_begin")
         started = time.monotonic()
         try:
-            self._loop(examples, eval_export, eval_examples, optimizer, scheduler, started)
+            self._live = (optimizer, scheduler)
+            try:
+                self._loop(examples, eval_export, eval_examples, optimizer, scheduler, started)
+            finally:
+                self._live = None
             if cfg.load_best_at_end and state.best_checkpoint:
                 best = CheckpointManager.load(state.best_checkpoint)
                 self.component.load_trainable_state_dict(best["trainable"])
@@ -153,6 +160,15 @@ class Trainer:
             raise
         return TrainResult(metrics=metrics, state=state, best_checkpoint=state.best_checkpoint,
                            history=list(state.log_history))
+
+    def save_checkpoint(self) -> str | None:
+        """Checkpoint the current step now, e.g. from a callback before stopping; returns
+        the latest checkpoint (None without a checkpoint dir or outside the training loop)."""
+        if self.checkpoints is None or self._live is None:
+            return None
+        self._save(*self._live, improved=False)
+        latest = self.checkpoints.latest()
+        return str(latest) if latest is not None else None
 
     def evaluate(self, eval_data: ExportLike) -> dict[str, float]:
         """Evaluate the component now (eval loss plus the component's metrics)."""

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import copy
-import signal
 import socket
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import aconfig
 import pytest
+
+from tests._caikit import isolated_caikit_state
 
 
 @dataclass
@@ -35,28 +34,8 @@ def den_models(isolated_env: Path, tiny_pack: Path, tiny_pack_b: Path) -> DenMod
 @pytest.fixture(autouse=True)
 def caikit_state() -> Iterator[None]:
     """Give each test caikit's config and component caches as they were, and restore them."""
-    import caikit.config.config as cfg
-    import caikit.core
-    from caikit.runtime.model_management.model_manager import ModelManager as RuntimeMM
-
-    import medcat_den.caikit  # noqa: F401
-
-    saved = copy.deepcopy(dict(cfg._CONFIG))
-    handlers = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
-    mm = caikit.core.MODEL_MANAGER
-
-    def reset() -> None:
-        for attr in ("_finders", "_initializers", "_trainers", "_job_predictors"):
-            getattr(mm, attr).clear()
-        mm.clear_singleton_cache()
-        RuntimeMM._ModelManager__instance = None  # type: ignore[attr-defined]
-
-    reset()
-    yield
-    reset()
-    cfg._update_global_config(aconfig.Config(saved, override_env_vars=False))
-    for sig, handler in handlers.items():
-        signal.signal(sig, handler)
+    with isolated_caikit_state(reset_runtime=True):
+        yield
 
 
 def free_port() -> int:

@@ -9,18 +9,16 @@ set: a job only knows its den through what the trainer forwards.
 
 from __future__ import annotations
 
-import copy
 import importlib.util
 import os
-import signal
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-import aconfig
 import pytest
 from _s3 import start_server
 
+from tests._caikit import isolated_caikit_state
 from tests.ray._helpers import RayDen
 
 
@@ -73,24 +71,7 @@ def ray_den(tmp_path_factory: pytest.TempPathFactory, tiny_pack: Path) -> Iterat
 @pytest.fixture(autouse=True)
 def caikit_state() -> Iterator[None]:
     """Each test gets caikit's config and trainer caches as they were, and restores them."""
-    import caikit.config.config as cfg
-    import caikit.core
-
-    import medcat_den.caikit  # noqa: F401
     import medcat_den.caikit.trainers.ray_trainer  # noqa: F401
 
-    saved = copy.deepcopy(dict(cfg._CONFIG))
-    handlers = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
-    mm = caikit.core.MODEL_MANAGER
-
-    def reset() -> None:
-        for attr in ("_finders", "_initializers", "_trainers", "_job_predictors"):
-            getattr(mm, attr).clear()
-        mm.clear_singleton_cache()
-
-    reset()
-    yield
-    reset()
-    cfg._update_global_config(aconfig.Config(saved, override_env_vars=False))
-    for sig, handler in handlers.items():
-        signal.signal(sig, handler)
+    with isolated_caikit_state():
+        yield

@@ -2,19 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from tests._s3 import s3_server, s3_url
 
-import pytest
-
-from tests._s3 import S3Server, start_server
-
-
-@pytest.fixture(scope="session")
-def s3_server() -> Iterator[S3Server]:
-    yield from start_server()
-
-
-@pytest.fixture()
-def s3_url(s3_server: S3Server) -> str:
-    """``s3://<fresh bucket>/den`` on the test server."""
-    return f"s3://{s3_server.new_bucket()}/den"
+__all__ = ["s3_server", "s3_url"]  # fixtures

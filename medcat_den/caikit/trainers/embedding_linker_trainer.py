@@ -31,7 +31,6 @@ from __future__ import annotations
 import logging
 import os
 import threading
-import uuid as uuid_mod
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from typing import Any
@@ -42,31 +41,27 @@ from caikit.core.exceptions.caikit_core_exception import (
     CaikitCoreStatusCode,
 )
 from caikit.core.model_management.model_trainer_base import ModelTrainerBase
-from caikit.core.toolkit.reversible_hasher import ReversibleHasher
 
-from medcat_den.caikit.den_access import den_spec
 from medcat_den.caikit.module import MedCATModule
-from medcat_den.caikit.trainers.components import DEFAULT_FACTORY, load_factory
 from medcat_den.caikit.trainers.job_record import JobRecord
-from medcat_den.caikit.trainers.job_store import JobStore, process_start, uuid_of
+from medcat_den.caikit.trainers.job_store import JobStore, process_start
 from medcat_den.caikit.trainers.linker_future import LinkerTrainingFuture
-from medcat_den.caikit.trainers.request_error import InvalidTrainingRequestError
+from medcat_den.caikit.trainers.request import (
+    COMMON_KEYS,
+    ResultSettings,
+    TrainerSettings,
+    check_call,
+    job_spec,
+    read_config,
+    request_errors,
+    training_ids,
+)
 from medcat_den.caikit.trainers.training_job import TrainingJob
-from medcat_den.errors import ConfigError, InvalidNameError, TrainingError
-from medcat_den.store.names import validate_alias, validate_name
+from medcat_den.errors import ConfigError, TrainingError
 from medcat_den.training import TrainerConfig
 
 _log = logging.getLogger(__name__)
 _START_METHODS = ("spawn", "forkserver", "fork")
-
-
-def _plain(value: Any) -> Any:
-    """aconfig.Config (a dict subclass with attribute access) → plain containers."""
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_plain(v) for v in value]
-    return value
 
 
 class MedCATEmbeddingLinkerTrainer(ModelTrainerBase):  # type: ignore[misc]
@@ -77,14 +72,9 @@ class MedCATEmbeddingLinkerTrainer(ModelTrainerBase):  # type: ignore[misc]
     ModelFutureBase = LinkerTrainingFuture
 
     def __init__(self, config: aconfig.Config, instance_name: str) -> None:
-        cfg = _plain(config or {})
-        owner = f"trainer {instance_name!r} ({self.name})"
         known = {"use_subprocess", "subprocess_start_method", "max_workers", "state_dir",
-                 "component_factory", "trainer_config", "retention_duration",
-                 "den_type", "den_path", "den_config_file", "den_backend"}
-        unknown = sorted(set(cfg) - known)
-        if unknown:
-            raise ConfigError(f"{owner}: unknown config keys {unknown}")
+                 "retention_duration", *COMMON_KEYS}
+        cfg, owner = read_config(config, instance_name, self.name, known)
         self._instance_name = instance_name
         self._use_subprocess = bool(cfg.get("use_subprocess", False))
         self._start_method = str(cfg.get("subprocess_start_method") or "spawn")
@@ -94,11 +84,10 @@ class MedCATEmbeddingLinkerTrainer(ModelTrainerBase):  # type: ignore[misc]
         max_workers = cfg.get("max_workers", 1)
         if not isinstance(max_workers, int) or isinstance(max_workers, bool) or max_workers < 1:
             raise ConfigError(f"{owner}: max_workers must be an integer >= 1")
-        self._den = den_spec(cfg, owner)
-        self._factory = str(cfg.get("component_factory") or DEFAULT_FACTORY)
-        load_factory(self._factory)  # fail at configuration time, not in every job
-        self._defaults = dict(cfg.get("trainer_config") or {})
-        TrainerConfig.from_any(self._defaults)
+        settings = TrainerSettings.from_config(cfg, owner)
+        self._den = settings.den
+        self._factory = settings.factory
+        self._defaults = settings.defaults
         self._store = JobStore(cfg.get("state_dir"))
         self._executor = ThreadPoolExecutor(max_workers=max_workers,
                                             thread_name_prefix=f"medcat-train-{instance_name}")
@@ -133,73 +122,40 @@ class MedCATEmbeddingLinkerTrainer(ModelTrainerBase):  # type: ignore[misc]
         **kwargs: Any,
     ) -> LinkerTrainingFuture:
         """Queue a fine-tuning job and return its future at once."""
-        try:
+        with request_errors():
             return self._submit(module_class, args, kwargs, save_path=save_path,
                                 model_name=model_name,
                                 external_training_id=external_training_id,
                                 base_model=base_model, train_data=train_data,
                                 eval_data=eval_data, trainer_config=trainer_config,
                                 name=name, aliases=aliases)
-        except (ConfigError, InvalidNameError) as err:
-            if isinstance(err, InvalidTrainingRequestError):
-                raise
-            raise InvalidTrainingRequestError(str(err)) from None
 
     def _submit(self, module_class: type[Any], args: tuple[Any, ...], kwargs: dict[str, Any],
                 *, save_path: Any, model_name: str | None, external_training_id: str | None,
                 base_model: str | None, train_data: Any, eval_data: Any,
                 trainer_config: TrainerConfig | dict[str, Any] | None, name: str | None,
                 aliases: list[str] | str | None) -> LinkerTrainingFuture:
-        if args:
-            raise ConfigError("train() takes keyword arguments only (base_model=, train_data=, "
-                              "eval_data=, trainer_config=, name=, aliases=)")
-        if kwargs:
-            raise ConfigError(f"unknown training arguments: {', '.join(sorted(kwargs))}")
-        if not (isinstance(module_class, type) and issubclass(module_class, MedCATModule)):
-            raise ConfigError(f"{self.name} trains the MedCAT caikit module, not {module_class!r}")
-        if not isinstance(base_model, str) or not base_model.strip():
-            raise ConfigError("base_model (a den ref or content id) is required")
-        if train_data is None or train_data == "":
-            raise ConfigError("train_data (an export, a path, s3:// or den-data:// location) "
-                              "is required")
+        base_model = check_call(self.name, module_class, args, kwargs, base_model, train_data)
         if eval_data == "":
             eval_data = None
-        merged = self._defaults.copy()
-        if isinstance(trainer_config, TrainerConfig):
-            merged.update(trainer_config.model_dump())
-        elif trainer_config is not None:
-            merged.update(_plain(trainer_config))
-        config = TrainerConfig.from_any(merged)
-        name = name or model_name or None
-        if name is not None:
-            validate_name(name)
-        alias_list = [aliases] if isinstance(aliases, str) else list(aliases or [])
-        for alias in alias_list:
-            validate_alias(alias)
+        result = ResultSettings.resolve(self._defaults, trainer_config, name, model_name, aliases)
         if save_path is not None:
             _log.debug("save_path %s ignored: trained models go to the den", save_path)
 
-        job_uuid = external_training_id or uuid_mod.uuid4().hex
-        try:
-            uuid_of(job_uuid)
-        except TrainingError:
-            raise ConfigError(f"external_training_id must be 32 hex digits, got {job_uuid!r}") from None
-        training_id = f"{ReversibleHasher.hash(self._instance_name)}:{job_uuid}"
+        job_uuid, training_id = training_ids(self._instance_name, external_training_id)
         if self._store.read(training_id) is not None:
             raise ConfigError(f"training id {job_uuid} is already in use")
         record = JobRecord(id=training_id, uuid=job_uuid, trainer_name=self._instance_name,
-                           submitted_at=datetime.now(), base_model=base_model, name=name,
-                           aliases=alias_list, num_epochs=config.epochs, owner_pid=os.getpid(),
-                           owner_start=self._owner_start, use_subprocess=self._use_subprocess)
-        spec = {
-            "id": training_id, "uuid": job_uuid, "trainer_name": self._instance_name,
-            "base_model": base_model, "train_data": train_data, "eval_data": eval_data,
-            "trainer_config": config.model_dump(mode="json"),
-            "component_factory": self._factory, "den": dict(self._den),
-            "scratch": str(self._store.scratch(job_uuid)),
-            "cancel_file": str(self._store.cancel_path(job_uuid)),
-            "name": name, "aliases": alias_list,
-        }
+                           submitted_at=datetime.now(), base_model=base_model, name=result.name,
+                           aliases=result.aliases, num_epochs=result.config.epochs,
+                           owner_pid=os.getpid(), owner_start=self._owner_start,
+                           use_subprocess=self._use_subprocess)
+        spec = job_spec(training_id=training_id, job_uuid=job_uuid,
+                        trainer_name=self._instance_name, base_model=base_model,
+                        train_data=train_data, eval_data=eval_data, result=result,
+                        factory=self._factory, den=self._den,
+                        scratch=str(self._store.scratch(job_uuid)),
+                        cancel_file=str(self._store.cancel_path(job_uuid)))
         job = TrainingJob(record, spec, self._store, use_subprocess=self._use_subprocess,
                           start_method=self._start_method)
         self._store.write(record)

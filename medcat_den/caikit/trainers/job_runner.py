@@ -18,14 +18,15 @@ import logging
 import os
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from medcat_den.caikit.den_access import open_den
-from medcat_den.caikit.trainers.components import load_factory
+from medcat_den.caikit.trainers.components import ComponentFactory, load_factory
 from medcat_den.caikit.trainers.training_data import describe_source, resolve_data
-from medcat_den.den import ModelInfo
+from medcat_den.den import Den, ModelInfo
 from medcat_den.den.policies import check_fine_tune
 from medcat_den.errors import DenError, TrainingCanceledError
 from medcat_den.training import (
@@ -35,6 +36,7 @@ from medcat_den.training import (
     TrainerConfig,
     TrainerControl,
     TrainerState,
+    TrainResult,
     fingerprint,
 )
 
@@ -85,6 +87,58 @@ def _check(token: CancellationToken) -> None:
         raise TrainingCanceledError("training canceled before it started")
 
 
+@dataclass
+class JobInputs:
+    """What a job reads from its spec before it touches the base model."""
+
+    den: Den
+    train_export: dict[str, Any]
+    eval_export: dict[str, Any] | None
+    config: TrainerConfig
+    factory: ComponentFactory
+
+
+def load_inputs(spec: dict[str, Any]) -> JobInputs:
+    """Open the job's den, load and validate its data, read its config and factory."""
+    den = open_den(spec["den"])
+    train_export = resolve_data(spec["train_data"], den, "training data")
+    eval_export = (resolve_data(spec["eval_data"], den, "evaluation data")
+                   if spec.get("eval_data") is not None else None)
+    return JobInputs(den=den, train_export=train_export, eval_export=eval_export,
+                     config=TrainerConfig.from_any(spec["trainer_config"]),
+                     factory=load_factory(spec["component_factory"]))
+
+
+def save_pack(cat: Any, component: Any, scratch: Path) -> str:
+    """Save the trained pack as ``<scratch>/output/pack`` (and the component's extras)."""
+    (scratch / "output").mkdir(parents=True, exist_ok=True)
+    out = cat.save_model_pack(str(scratch / "output"), pack_name="pack",
+                              make_archive=False, add_hash_to_pack_name=False)
+    save_extra = getattr(component, "save_into_pack", None)
+    if callable(save_extra):
+        save_extra(out)
+    return str(out)
+
+
+def outcome_of(pack: str, base_id: str, base_name: str | None,
+               trainer_config: dict[str, Any], train_export: dict[str, Any],
+               eval_export: dict[str, Any] | None, result: TrainResult,
+               fit_seconds: float, fit_cpu_seconds: float | None = None) -> dict[str, Any]:
+    """What :func:`push_result` needs (``fit_cpu_seconds`` only when measured)."""
+    outcome = {
+        "pack": str(pack), "base_model_id": base_id, "base_name": base_name,
+        "trainer_config": trainer_config,
+        "fingerprints": {"train": fingerprint(train_export),
+                         "eval": fingerprint(eval_export) if eval_export is not None else None},
+        "metrics": result.metrics, "steps": result.state.global_step,
+        "epochs_completed": result.state.epoch, "stop_reason": result.state.stop_reason,
+        "fit_seconds": fit_seconds,
+    }
+    if fit_cpu_seconds is not None:
+        outcome["fit_cpu_seconds"] = fit_cpu_seconds
+    return outcome
+
+
 def train_to_pack(spec: dict[str, Any], report: Report, token: CancellationToken, *,
                   callbacks: list[TrainerCallback] | None = None) -> dict[str, Any]:
     """Train and save the pack in the scratch folder; return what the push needs.
@@ -96,12 +150,8 @@ def train_to_pack(spec: dict[str, Any], report: Report, token: CancellationToken
     with contextlib.suppress(ImportError):  # registers the embedding linkers with MedCAT
         import medcat_den.linking  # noqa: F401
     report({"phase": "loading"})
-    den = open_den(spec["den"])
-    train_export = resolve_data(spec["train_data"], den, "training data")
-    eval_export = (resolve_data(spec["eval_data"], den, "evaluation data")
-                   if spec.get("eval_data") is not None else None)
-    config = TrainerConfig.from_any(spec["trainer_config"])
-    factory = load_factory(spec["component_factory"])
+    inputs = load_inputs(spec)
+    den, config = inputs.den, inputs.config
     _check(token)
     base_id = den.resolve(spec["base_model"])
     base_info = den.info(base_id)
@@ -110,38 +160,22 @@ def train_to_pack(spec: dict[str, Any], report: Report, token: CancellationToken
     scratch.mkdir(parents=True, exist_ok=True)
     with den.materialise(base_id) as base_pack:
         cat = CAT.load_model_pack(base_pack)
-        component = factory(cat, base_pack)
+        component = inputs.factory(cat, base_pack)
         _check(token)
         report({"phase": "training"})
         trainer = Trainer(component, config,
                           callbacks=[JobProgressCallback(report), *(callbacks or [])],
                           checkpoint_dir=scratch / "checkpoints", cancel_token=token)
         fit_started, fit_cpu_started = time.perf_counter(), time.thread_time()
-        result = trainer.fit(train_export, eval_export)
+        result = trainer.fit(inputs.train_export, inputs.eval_export)
         fit_seconds = time.perf_counter() - fit_started
         fit_cpu_seconds = time.thread_time() - fit_cpu_started
         _check(token)
         report({"phase": "saving"})
-        (scratch / "output").mkdir(exist_ok=True)
-        out = cat.save_model_pack(str(scratch / "output"), pack_name="pack",
-                                  make_archive=False, add_hash_to_pack_name=False)
-        save_extra = getattr(component, "save_into_pack", None)
-        if callable(save_extra):
-            save_extra(out)
-    return {
-        "pack": str(out),
-        "base_model_id": base_id,
-        "base_name": base_info.name,
-        "trainer_config": config.model_dump(mode="json"),
-        "fingerprints": {"train": fingerprint(train_export),
-                         "eval": fingerprint(eval_export) if eval_export is not None else None},
-        "metrics": result.metrics,
-        "steps": result.state.global_step,
-        "epochs_completed": result.state.epoch,
-        "stop_reason": result.state.stop_reason,
-        "fit_seconds": fit_seconds,
-        "fit_cpu_seconds": fit_cpu_seconds,
-    }
+        out = save_pack(cat, component, scratch)
+    return outcome_of(out, base_id, base_info.name, config.model_dump(mode="json"),
+                      inputs.train_export, inputs.eval_export, result, fit_seconds,
+                      fit_cpu_seconds)
 
 
 def push_result(spec: dict[str, Any], outcome: dict[str, Any]) -> ModelInfo:

@@ -9,12 +9,11 @@ by its content id, as the caikit module class given to ``train``.
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from caikit.core.model_management.model_trainer_base import ModelTrainerFutureBase
 
-from medcat_den.caikit.den_access import fetch_cat, open_den
+from medcat_den.caikit.trainers.futures import load_trained, poll_until
 from medcat_den.caikit.trainers.job_record import JobRecord
 from medcat_den.caikit.trainers.job_store import JobStore
 from medcat_den.caikit.trainers.training_info import LinkerTrainingInfo
@@ -61,12 +60,7 @@ class LinkerTrainingFuture(ModelTrainerFutureBase):  # type: ignore[misc]
         """Block until the job is terminal (or ``timeout`` s passed); return whether it is."""
         if self._job is not None:
             return self._job.wait(timeout)
-        deadline = None if timeout is None else time.monotonic() + timeout
-        while not self._record().terminal:
-            if deadline is not None and time.monotonic() >= deadline:
-                return False
-            time.sleep(self._poll_interval_s)
-        return True
+        return poll_until(lambda: self._record().terminal, timeout, self._poll_interval_s)
 
     def load(self) -> Any:
         """Wait for the job, then return the trained model (raises if it did not complete)."""
@@ -77,8 +71,7 @@ class LinkerTrainingFuture(ModelTrainerFutureBase):  # type: ignore[misc]
         if record.status != "COMPLETED" or not record.result_model_id:
             raise TrainingError(f"training job {self.id} failed: "
                                 f"{'; '.join(record.errors) or record.status}")
-        cat = fetch_cat(open_den(self._den), record.result_model_id)
-        return self._module_class(cat, den_model_id=record.result_model_id)
+        return load_trained(self._den, self._module_class, record.result_model_id)
 
     def result(self) -> Any:
         return self.load()

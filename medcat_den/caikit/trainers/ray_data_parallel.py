@@ -24,7 +24,7 @@ from typing import Any
 
 import torch
 
-from medcat_den.caikit.trainers.ray_job import GracefulStop, emit, outcome_of, scratch_dir
+from medcat_den.caikit.trainers.ray_job import GracefulStop, emit, scratch_dir
 from medcat_den.errors import TrainingCanceledError, TrainingError
 
 _log = logging.getLogger(__name__)
@@ -161,38 +161,38 @@ def _worker_loop(config: dict[str, Any]) -> None:
     import ray.train
     from medcat.cat import CAT
 
-    from medcat_den.caikit.den_access import open_den
-    from medcat_den.caikit.trainers.components import load_factory
-    from medcat_den.caikit.trainers.job_runner import JobProgressCallback, push_result
-    from medcat_den.caikit.trainers.ray_graceful import GracefulTrainer, StopOnRequest
-    from medcat_den.caikit.trainers.training_data import resolve_data
+    from medcat_den.caikit.trainers.job_runner import (
+        JobProgressCallback,
+        load_inputs,
+        outcome_of,
+        push_result,
+        save_pack,
+    )
+    from medcat_den.caikit.trainers.ray_graceful import StopOnRequest
     from medcat_den.den.policies import check_fine_tune
-    from medcat_den.training import CancellationToken, TrainerConfig
+    from medcat_den.training import CancellationToken, Trainer
 
     spec, coord = config["spec"], config["coord"]
     ctx = ray.train.get_context()
     rank, world = ctx.get_world_rank(), ctx.get_world_size()
-    den = open_den(spec["den"])
-    train_export = resolve_data(spec["train_data"], den, "training data")
-    eval_export = (resolve_data(spec["eval_data"], den, "evaluation data")
-                   if spec.get("eval_data") is not None else None)
-    config_ = TrainerConfig.from_any(spec["trainer_config"])
+    inputs = load_inputs(spec)
+    den, config_ = inputs.den, inputs.config
+    train_export, eval_export = inputs.train_export, inputs.eval_export
     worker_config = config_.model_copy(update={
         "batch_size": max(1, config_.batch_size // world), "max_grad_norm": None})
-    factory = load_factory(spec["component_factory"])
     base_id = den.resolve(spec["base_model"])
     check_fine_tune(den, base_id)
     scratch = scratch_dir(spec) / f"rank{rank}"
     with den.materialise(base_id) as base_pack:
         cat = CAT.load_model_pack(base_pack)
         component = DataParallelComponent(
-            factory(cat, base_pack), train_export, rank, world, config_.max_grad_norm,
+            inputs.factory(cat, base_pack), train_export, rank, world, config_.max_grad_norm,
             lambda: bool(ray.get(coord.stop_requested.remote())))
         component.broadcast_initial_state()
         token = CancellationToken()
-        trainer = GracefulTrainer(component, worker_config,
-                                  checkpoint_dir=scratch / "checkpoints" if rank == 0 else None,
-                                  cancel_token=token, progress=rank == 0)
+        trainer = Trainer(component, worker_config,
+                          checkpoint_dir=scratch / "checkpoints" if rank == 0 else None,
+                          cancel_token=token, progress=rank == 0)
         if rank == 0:
             trainer.callbacks.append(JobProgressCallback(
                 lambda p: emit("MEDCAT_DEN_PROGRESS", p), interval_s=1.0))
@@ -210,12 +210,7 @@ def _worker_loop(config: dict[str, Any]) -> None:
             return
         if not ray.get(coord.begin_push.remote()):
             return
-        (scratch / "output").mkdir(parents=True, exist_ok=True)
-        out = cat.save_model_pack(str(scratch / "output"), pack_name="pack",
-                                  make_archive=False, add_hash_to_pack_name=False)
-        save_extra = getattr(component.inner, "save_into_pack", None)
-        if callable(save_extra):
-            save_extra(out)
+        out = save_pack(cat, component.inner, scratch)
     outcome = outcome_of(out, base_id, den.info(base_id).name,
                          {**config_.model_dump(mode="json"), "num_workers": world},
                          train_export, eval_export, result, fit_seconds)

@@ -15,14 +15,13 @@ from __future__ import annotations
 import json
 import logging
 import re
-import time
 from datetime import datetime
 from typing import Any
 
 from caikit.core.data_model import JobStatus
 from caikit.core.model_management.model_trainer_base import ModelTrainerFutureBase
 
-from medcat_den.caikit.den_access import fetch_cat, open_den
+from medcat_den.caikit.trainers.futures import load_trained, poll_until
 from medcat_den.caikit.trainers.ray_job import CHECKPOINT, ERROR, MARKERS, PROGRESS, RESULT
 from medcat_den.caikit.trainers.ray_training_info import RayTrainingInfo
 from medcat_den.errors import BackendError, TrainingCanceledError, TrainingError
@@ -159,12 +158,9 @@ class RayTrainingFuture(ModelTrainerFutureBase):  # type: ignore[misc]
 
     def wait(self, timeout: float | None = None) -> bool:
         """Block until the job is terminal or ``timeout`` s passed; return whether it is."""
-        deadline = None if timeout is None else time.monotonic() + timeout
-        while self._final is None and self._job_status() not in _TERMINAL_RAY:
-            if deadline is not None and time.monotonic() >= deadline:
-                return False
-            time.sleep(self._poll_interval_s)
-        return True
+        return poll_until(
+            lambda: self._final is not None or self._job_status() in _TERMINAL_RAY,
+            timeout, self._poll_interval_s)
 
     def load(self) -> Any:
         """Wait for the job, then return the trained model fetched from the den."""
@@ -175,8 +171,7 @@ class RayTrainingFuture(ModelTrainerFutureBase):  # type: ignore[misc]
         if info.status != JobStatus.COMPLETED or not info.result_model_id:
             raise TrainingError(f"training job {self.id} failed: "
                                 f"{'; '.join(str(e) for e in info.errors or []) or info.status}")
-        cat = fetch_cat(open_den(self._den), info.result_model_id)
-        return self._module_class(cat, den_model_id=info.result_model_id)
+        return load_trained(self._den, self._module_class, info.result_model_id)
 
     def result(self) -> Any:
         return self.load()

@@ -116,20 +116,18 @@ def run_single(spec: dict[str, Any], stop: GracefulStop) -> dict[str, Any]:
     """Train in this process; return what ``push_result`` needs (as ``train_to_pack``)."""
     from medcat.cat import CAT
 
-    from medcat_den.caikit.den_access import open_den
-    from medcat_den.caikit.trainers.components import load_factory
-    from medcat_den.caikit.trainers.job_runner import JobProgressCallback
-    from medcat_den.caikit.trainers.ray_graceful import GracefulTrainer, StopOnRequest
-    from medcat_den.caikit.trainers.training_data import resolve_data
+    from medcat_den.caikit.trainers.job_runner import (
+        JobProgressCallback,
+        load_inputs,
+        outcome_of,
+        save_pack,
+    )
+    from medcat_den.caikit.trainers.ray_graceful import StopOnRequest
     from medcat_den.den.policies import check_fine_tune
-    from medcat_den.training import CancellationToken, TrainerConfig
+    from medcat_den.training import CancellationToken, Trainer
 
-    den = open_den(spec["den"])
-    train_export = resolve_data(spec["train_data"], den, "training data")
-    eval_export = (resolve_data(spec["eval_data"], den, "evaluation data")
-                   if spec.get("eval_data") is not None else None)
-    config = TrainerConfig.from_any(spec["trainer_config"])
-    factory = load_factory(spec["component_factory"])
+    inputs = load_inputs(spec)
+    den, config = inputs.den, inputs.config
     base_id = den.resolve(spec["base_model"])
     base_info = den.info(base_id)
     check_fine_tune(den, base_id)  # the remote den's policy, on the node that trains
@@ -137,10 +135,10 @@ def run_single(spec: dict[str, Any], stop: GracefulStop) -> dict[str, Any]:
     token = CancellationToken()
     with den.materialise(base_id) as base_pack:
         cat = CAT.load_model_pack(base_pack)
-        component = factory(cat, base_pack)
+        component = inputs.factory(cat, base_pack)
         report = _reporter()
-        trainer = GracefulTrainer(component, config, checkpoint_dir=scratch / "checkpoints",
-                                  cancel_token=token)
+        trainer = Trainer(component, config, checkpoint_dir=scratch / "checkpoints",
+                          cancel_token=token)
         trainer.callbacks.append(JobProgressCallback(report, interval_s=1.0))
         trainer.callbacks.append(StopOnRequest(trainer, stop.requested.is_set, token,
                                                on_checkpoint=_report_checkpoint))
@@ -148,38 +146,15 @@ def run_single(spec: dict[str, Any], stop: GracefulStop) -> dict[str, Any]:
         if stop.requested.is_set():
             raise TrainingCanceledError("training canceled before it started")
         fit_started = time.perf_counter()
-        result = trainer.fit(train_export, eval_export, resume_from=spec.get("resume_from"))
+        result = trainer.fit(inputs.train_export, inputs.eval_export,
+                             resume_from=spec.get("resume_from"))
         fit_seconds = time.perf_counter() - fit_started
         if token.canceled or stop.requested.is_set():
             raise TrainingCanceledError(f"training canceled at step {result.state.global_step}")
         stop.phase = "saving"
-        (scratch / "output").mkdir(exist_ok=True)
-        out = cat.save_model_pack(str(scratch / "output"), pack_name="pack",
-                                  make_archive=False, add_hash_to_pack_name=False)
-        save_extra = getattr(component, "save_into_pack", None)
-        if callable(save_extra):
-            save_extra(out)
+        out = save_pack(cat, component, scratch)
     return outcome_of(out, base_id, base_info.name, config.model_dump(mode="json"),
-                      train_export, eval_export, result, fit_seconds)
-
-
-def outcome_of(pack: str, base_id: str, base_name: str | None,
-               trainer_config: dict[str, Any], train_export: dict[str, Any],
-               eval_export: dict[str, Any] | None, result: Any,
-               fit_seconds: float) -> dict[str, Any]:
-    """What :func:`~medcat_den.caikit.trainers.job_runner.push_result` needs (the same
-    keys as ``train_to_pack`` returns)."""
-    from medcat_den.training import fingerprint
-
-    return {
-        "pack": str(pack), "base_model_id": base_id, "base_name": base_name,
-        "trainer_config": trainer_config,
-        "fingerprints": {"train": fingerprint(train_export),
-                         "eval": fingerprint(eval_export) if eval_export is not None else None},
-        "metrics": result.metrics, "steps": result.state.global_step,
-        "epochs_completed": result.state.epoch, "stop_reason": result.state.stop_reason,
-        "fit_seconds": fit_seconds,
-    }
+                      inputs.train_export, inputs.eval_export, result, fit_seconds)
 
 
 def _reporter() -> Callable[[dict[str, Any]], None]:

@@ -51,7 +51,6 @@ import re
 import shlex
 import sys
 import threading
-import uuid as uuid_mod
 from typing import Any
 
 import aconfig
@@ -60,19 +59,25 @@ from caikit.core.exceptions.caikit_core_exception import (
     CaikitCoreStatusCode,
 )
 from caikit.core.model_management.model_trainer_base import ModelTrainerBase
-from caikit.core.toolkit.reversible_hasher import ReversibleHasher
 
-from medcat_den.caikit.den_access import den_spec, open_den
+from medcat_den.caikit.den_access import open_den
 from medcat_den.caikit.module import MedCATModule
-from medcat_den.caikit.trainers.components import DEFAULT_FACTORY, load_factory
 from medcat_den.caikit.trainers.ray_cluster import LocalRayHead
 from medcat_den.caikit.trainers.ray_future import RayTrainingFuture
 from medcat_den.caikit.trainers.ray_job import encode_spec
-from medcat_den.caikit.trainers.request_error import InvalidTrainingRequestError
+from medcat_den.caikit.trainers.request import (
+    COMMON_KEYS,
+    ResultSettings,
+    TrainerSettings,
+    check_call,
+    job_spec,
+    read_config,
+    request_errors,
+    training_ids,
+)
 from medcat_den.caikit.trainers.training_data import DEN_DATA_SCHEME, describe_source
 from medcat_den.den import Den
-from medcat_den.errors import BackendError, ConfigError, InvalidNameError, TrainingError
-from medcat_den.store.names import validate_alias, validate_name
+from medcat_den.errors import BackendError, ConfigError, TrainingError
 from medcat_den.training import TrainerConfig, fingerprint, load_export, validate_export
 
 _log = logging.getLogger(__name__)
@@ -87,8 +92,7 @@ _SECRET = re.compile(r"SECRET|TOKEN|PASSWORD|PASSWD|ACCESS_KEY|CREDENTIAL|PRIVAT
                      re.IGNORECASE)
 _KNOWN = {"address", "local_num_cpus", "num_cpus", "num_gpus", "memory", "resources",
           "num_workers", "runtime_env", "forward_env", "stop_grace_period_s", "python",
-          "checkpoint_dir", "poll_interval_s", "component_factory", "trainer_config",
-          "den_type", "den_path", "den_config_file", "den_backend"}
+          "checkpoint_dir", "poll_interval_s", *COMMON_KEYS}
 
 _local_head: LocalRayHead | None = None
 _local_lock = threading.Lock()
@@ -103,14 +107,6 @@ def local_head(num_cpus: int | None = None) -> LocalRayHead:
             atexit.register(head.stop)
             _local_head = head
         return _local_head
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_plain(v) for v in value]
-    return value
 
 
 def _number(cfg: dict[str, Any], key: str, default: float, owner: str,
@@ -133,11 +129,7 @@ class MedCATRayTrainer(ModelTrainerBase):  # type: ignore[misc]
     ModelFutureBase = RayTrainingFuture
 
     def __init__(self, config: aconfig.Config, instance_name: str) -> None:
-        cfg = _plain(config or {})
-        owner = f"trainer {instance_name!r} ({self.name})"
-        unknown = sorted(set(cfg) - _KNOWN)
-        if unknown:
-            raise ConfigError(f"{owner}: unknown config keys {unknown}")
+        cfg, owner = read_config(config, instance_name, self.name, _KNOWN)
         self._instance_name = instance_name
         self._owner = owner
         address = cfg.get("address")
@@ -175,11 +167,10 @@ class MedCATRayTrainer(ModelTrainerBase):  # type: ignore[misc]
         self._python = str(python) if python else ("python" if self._address else
                                                     sys.executable)
         self._checkpoint_dir = cfg.get("checkpoint_dir")
-        self._den = den_spec(cfg, owner)
-        self._factory = str(cfg.get("component_factory") or DEFAULT_FACTORY)
-        load_factory(self._factory)
-        self._defaults = dict(cfg.get("trainer_config") or {})
-        TrainerConfig.from_any(self._defaults)
+        settings = TrainerSettings.from_config(cfg, owner)
+        self._den = settings.den
+        self._factory = settings.factory
+        self._defaults = settings.defaults
         self._client: Any = None
         self._den_obj: Den | None = None
         self._lock = threading.Lock()
@@ -235,17 +226,13 @@ class MedCATRayTrainer(ModelTrainerBase):  # type: ignore[misc]
         **kwargs: Any,
     ) -> RayTrainingFuture:
         """Submit one Ray job and return its future."""
-        try:
+        with request_errors():
             return self._submit(module_class, args, kwargs, model_name=model_name,
                                 external_training_id=external_training_id,
                                 base_model=base_model, train_data=train_data,
                                 eval_data=eval_data, trainer_config=trainer_config,
                                 name=name, aliases=aliases, resume_from=resume_from,
                                 num_workers=num_workers)
-        except (ConfigError, InvalidNameError) as err:
-            if isinstance(err, InvalidTrainingRequestError):
-                raise
-            raise InvalidTrainingRequestError(str(err)) from None
 
     def _data_ref(self, source: Any, what: str) -> str:
         """A reference every node can read; exports and local files go to the den once."""
@@ -276,50 +263,22 @@ class MedCATRayTrainer(ModelTrainerBase):  # type: ignore[misc]
                 trainer_config: TrainerConfig | dict[str, Any] | None, name: str | None,
                 aliases: list[str] | str | None, resume_from: str | None,
                 num_workers: int | None) -> RayTrainingFuture:
-        if args:
-            raise ConfigError("train() takes keyword arguments only (base_model=, train_data=, "
-                              "eval_data=, trainer_config=, name=, aliases=)")
-        if kwargs:
-            raise ConfigError(f"unknown training arguments: {', '.join(sorted(kwargs))}")
-        if not (isinstance(module_class, type) and issubclass(module_class, MedCATModule)):
-            raise ConfigError(f"{self.name} trains the MedCAT caikit module, not {module_class!r}")
-        if not isinstance(base_model, str) or not base_model.strip():
-            raise ConfigError("base_model (a den ref or content id) is required")
-        if train_data is None or train_data == "":
-            raise ConfigError("train_data (an export, a path, s3:// or den-data:// location) "
-                              "is required")
+        base_model = check_call(self.name, module_class, args, kwargs, base_model, train_data)
         workers = self._num_workers if num_workers is None else num_workers
         if not isinstance(workers, int) or isinstance(workers, bool) or workers < 1:
             raise ConfigError(f"num_workers must be an integer >= 1, got {workers!r}")
-        merged = self._defaults.copy()
-        if isinstance(trainer_config, TrainerConfig):
-            merged.update(trainer_config.model_dump())
-        elif trainer_config is not None:
-            merged.update(_plain(trainer_config))
-        config = TrainerConfig.from_any(merged)
-        name = name or model_name or None
-        if name is not None:
-            validate_name(name)
-        alias_list = [aliases] if isinstance(aliases, str) else list(aliases or [])
-        for alias in alias_list:
-            validate_alias(alias)
-        job_uuid = external_training_id or uuid_mod.uuid4().hex
-        if not re.fullmatch(r"[0-9a-f]{32}", job_uuid):
-            raise ConfigError(f"external_training_id must be 32 hex digits, got {job_uuid!r}")
-        training_id = f"{ReversibleHasher.hash(self._instance_name)}:{job_uuid}"
+        result = ResultSettings.resolve(self._defaults, trainer_config, name, model_name, aliases)
+        job_uuid, training_id = training_ids(self._instance_name, external_training_id)
 
         train_ref = self._data_ref(train_data, "training data")
         eval_ref = (self._data_ref(eval_data, "evaluation data")
                     if eval_data not in (None, "") else None)
-        spec = {
-            "id": training_id, "uuid": job_uuid, "trainer_name": self._instance_name,
-            "base_model": base_model, "train_data": train_ref, "eval_data": eval_ref,
-            "trainer_config": config.model_dump(mode="json"),
-            "component_factory": self._factory, "den": dict(self._den),
-            "name": name, "aliases": alias_list, "num_workers": workers,
-            "worker_resources": self._worker_resources(), "checkpoint_dir": self._checkpoint_dir,
-            "resume_from": resume_from,
-        }
+        spec = job_spec(training_id=training_id, job_uuid=job_uuid,
+                        trainer_name=self._instance_name, base_model=base_model,
+                        train_data=train_ref, eval_data=eval_ref, result=result,
+                        factory=self._factory, den=self._den, num_workers=workers,
+                        worker_resources=self._worker_resources(),
+                        checkpoint_dir=self._checkpoint_dir, resume_from=resume_from)
         public = {k: spec[k] for k in ("base_model", "name", "aliases", "num_workers")}
         public["data"] = {"train": describe_source(train_ref),
                           "eval": describe_source(eval_ref)}
