@@ -133,6 +133,46 @@ def test_resume_from_checkpoint_matches_uninterrupted_run(tmp_path: Path) -> Non
     assert result.state.global_step == result.state.max_steps
 
 
+class SaveAndStop(TrainerCallback):
+    """Checkpoints on demand at ``step`` (as a graceful stop does), then stops the run."""
+
+    def __init__(self, trainer: Trainer, step: int) -> None:
+        self.trainer, self.step = trainer, step
+        self.saved: list[str | None] = []
+
+    def on_step_end(self, state: TrainerState, control: TrainerControl) -> None:
+        if state.global_step == self.step:
+            self.saved.append(self.trainer.save_checkpoint())
+            control.stop("test stop")
+
+
+def test_save_checkpoint_on_demand_resumes_exactly(tmp_path: Path) -> None:
+    cfg = {"epochs": 2, "batch_size": 8, "learning_rate": 0.02, "seed": 3,
+           "checkpoint_each_epoch": False, "lr_schedule": "cosine", "warmup_steps": 2}
+    full = toy()
+    Trainer(full, cfg, progress=False).fit(TRAIN)
+
+    stopped = Trainer(toy(), cfg, checkpoint_dir=tmp_path / "a", progress=False)
+    assert stopped.save_checkpoint() is None  # outside fit
+    saver = SaveAndStop(stopped, step=3)
+    stopped.callbacks.append(saver)
+    stopped.fit(TRAIN)
+    assert saver.saved == [str(tmp_path / "a" / "checkpoint-3")]
+    assert [p.name for p in CheckpointManager(tmp_path / "a").list()] == ["checkpoint-3"]
+    assert stopped.save_checkpoint() is None  # after fit
+
+    no_dir = Trainer(toy(), cfg, progress=False)
+    no_dir_saver = SaveAndStop(no_dir, step=1)
+    no_dir.callbacks.append(no_dir_saver)
+    no_dir.fit(TRAIN)
+    assert no_dir_saver.saved == [None]
+
+    resumed = toy(seed=123)
+    Trainer(resumed, cfg, progress=False).fit(TRAIN, resume_from=saver.saved[0])
+    for key, value in full.state_dict().items():
+        assert torch.equal(value, resumed.state_dict()[key]), key
+
+
 def test_resume_rejects_checkpoint_from_other_settings(tmp_path: Path) -> None:
     Trainer(toy(), {"epochs": 1, "batch_size": 8}, checkpoint_dir=tmp_path,
             progress=False).fit(TRAIN)
