@@ -22,7 +22,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 demo: install
-	$(BIN)/python -m medcat_den.demo
+	$(BIN)/python -m medcat_den.cli.demo
 
 test: install
 	TQDM_DISABLE=1 $(BIN)/python -m pytest -q -p no:cacheprovider

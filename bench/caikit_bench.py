@@ -60,7 +60,7 @@ def main() -> None:
         if args.pack:
             pack = args.pack
         else:
-            from medcat_den.demo import build_starter_pack
+            from medcat_den.cli.demo import build_starter_pack
 
             pack = build_starter_pack(str(Path(tmp) / "pack"))
         den_root = str(Path(tmp) / "den")

@@ -20,7 +20,7 @@ from _common import alternate, dir_size, print_table, run_peer, timed
 
 def build_default_pack(tmp: str) -> str:
     # a dictionary-linking pack of the NCBI concepts: loadable by medcat-den 0.6.0 too
-    from medcat_den.demo import build_dictionary_pack, starter_concepts_path
+    from medcat_den.cli.demo import build_dictionary_pack, starter_concepts_path
 
     return build_dictionary_pack(starter_concepts_path(), tmp)
 

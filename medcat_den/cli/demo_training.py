@@ -1,4 +1,4 @@
-"""The training part of ``make demo`` (called by ``medcat_den.demo``; prints, as demos do).
+"""The training part of ``make demo`` (called by ``medcat_den.cli.demo``; prints, as demos do).
 
 Fine-tunes the starter model for one short epoch in a background job, evaluates the
 base model on devel meanwhile (the job keeps running), follows the job's progress,
@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-DEFAULT_DATA = Path(__file__).resolve().parents[3].parent / "shared" / "data" / "ncbi-disease"
+DEFAULT_DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "ncbi-disease"
 CONFIG = {"epochs": 1, "batch_size": 64, "learning_rate": 1e-3, "weight_decay": 0.01,
           "time_limit_s": 300,
           "eval_each_epoch": False, "checkpoint_each_epoch": False}

@@ -32,14 +32,10 @@ def starter_concepts_path() -> str:
 
 
 def build_starter_pack(out_dir: str) -> str:
-    """A MedCAT pack from the shipped concepts (embedding linker when available)."""
-    try:
-        from medcat_den.linking import build_pack  # type: ignore[attr-defined]
-    except ImportError:
-        build_pack = None
-    if build_pack is not None:
-        return str(build_pack(starter_concepts_path(), out_dir, trainable=True))
-    return build_dictionary_pack(starter_concepts_path(), out_dir)
+    """A MedCAT pack with the trainable embedding linker from the shipped concepts."""
+    from medcat_den.linking import build_pack
+
+    return str(build_pack(starter_concepts_path(), out_dir, trainable=True))
 
 
 def build_dictionary_pack(concepts_csv: str, out_dir: str, pack_name: str = "starter") -> str:
@@ -62,7 +58,7 @@ def build_dictionary_pack(concepts_csv: str, out_dir: str, pack_name: str = "sta
                                    add_hash_to_pack_name=False))
 
 
-def show_entities(result: dict[str, Any]) -> None:
+def show_entities(result: Any) -> None:
     for ent in result.get("entities", {}).values():
         print(f"    {ent['start']:>4}-{ent['end']:<4} {ent['source_value']!r:<32} -> "
               f"{ent['cui']} ({ent['pretty_name']})")
@@ -110,7 +106,7 @@ def caikit_step(den: Any, info: Any) -> None:
 
 
 def _later_steps() -> list[Any]:
-    from medcat_den.caikit.trainers.demo_step import training_demo_step
+    from medcat_den.cli.demo_training import training_demo_step
 
     return [caikit_step, training_demo_step]
 
