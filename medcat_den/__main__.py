@@ -8,7 +8,7 @@ import sys
 def _main() -> int:
     argv = sys.argv[1:]
     if argv and argv[0] == "--with-injection":
-        from medcat_den.injection.runner import main as run_injected
+        from medcat_den.cli.with_injection import main as run_injected
 
         return run_injected(argv)
     from medcat_den.cli.main import main

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from medcat_den.den import Den, ModelInfo
-from medcat_den.injection.runner import Target, main, parse_args, parse_target, run_target
+from medcat_den.cli.with_injection import Target, main, parse_args, parse_target, run_target
 from tests.injection._helpers import PYTHON, report_from, subprocess_env
 
 WRAPPER = [PYTHON, "-m", "medcat_den", "--with-injection"]
