@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import statistics
 import subprocess
 import sys
@@ -26,15 +27,26 @@ def timed(fn: Callable[[], Any]) -> tuple[float, Any]:
     return time.perf_counter() - t, out
 
 
-def alternate(a: Callable[[], Any], b: Callable[[], Any], repeats: int = 5) -> tuple[float, float]:
-    """Median seconds of ``a`` and ``b``, run alternately after one warm-up each."""
+def alternate(
+    a: Callable[[], Any], b: Callable[[], Any], repeats: int = 5
+) -> tuple[float, float, float]:
+    """Median seconds of ``a`` and ``b`` run alternately (one warm-up each), and the best-of ratio.
+
+    On a shared machine the best-of-N ratio is the less noisy estimate of an overhead.
+    """
     a()
     b()
     ta, tb = [], []
     for _ in range(repeats):
         ta.append(timed(a)[0])
         tb.append(timed(b)[0])
-    return statistics.median(ta), statistics.median(tb)
+    return statistics.median(ta), statistics.median(tb), min(ta) / min(tb)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
 
 
 def run_peer(venv: str, script: str, *args: str, timeout: int = 1800) -> dict[str, Any] | None:

@@ -15,13 +15,12 @@ import argparse
 import json
 import logging
 import os
-import socket
 import statistics
 import tempfile
 from pathlib import Path
 from typing import Any
 
-from _common import SHARED, alternate, dir_size, print_table, timed
+from _common import SHARED, alternate, dir_size, free_port, print_table, timed
 
 
 def devel_texts(n: int) -> list[str]:
@@ -29,12 +28,6 @@ def devel_texts(n: int) -> list[str]:
         data = json.load(f)
     texts = [doc["text"] for project in data["projects"] for doc in project["documents"]]
     return texts[:n]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def main() -> None:
@@ -72,7 +65,7 @@ def main() -> None:
         mm = ModelManager()
         finder = DenModelFinder(aconfig.Config({}), "bench_den")
         initializer = MedCATModelInitializer(aconfig.Config({}), "bench_medcat")
-        via_den_s, raw_s = alternate(
+        via_den_s, raw_s, _ = alternate(
             lambda: mm.load("den://bench", finder=finder, initializer=initializer),
             lambda: CAT.load_model_pack(pack), args.repeats)
         via_den_min = min(timed(lambda: mm.load("den://bench", finder=finder,

@@ -43,7 +43,7 @@ def main() -> None:
         den = Den(LocalFolderBackend(str(den_root)))
         push_s, info = timed(lambda: den.push_model(pack, "bench", name="bench"))
         repush_s, _ = timed(lambda: den.push_model(pack, "bench again", name="bench"))
-        fetch_s, raw_s = alternate(lambda: den.fetch_model("den://bench"),
+        fetch_s, raw_s, _ = alternate(lambda: den.fetch_model("den://bench"),
                                    lambda: CAT.load_model_pack(pack), args.repeats)
         cat = den.fetch_model("den://bench")
         cat.config.components.linking.similarity_threshold = 0.31

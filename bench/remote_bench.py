@@ -18,7 +18,6 @@ import argparse
 import os
 import shutil
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -27,7 +26,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from _common import SHARED, dir_size, print_table, timed
+from _common import SHARED, alternate, dir_size, free_port, print_table, timed
 
 
 def build_pack(out: Path, vocab_words: int) -> str:
@@ -51,26 +50,6 @@ def build_pack(out: Path, vocab_words: int) -> str:
     cat = CAT(cdb, vocab=vocab)
     return str(cat.save_model_pack(str(out), pack_name="bench", make_archive=False,
                                    add_hash_to_pack_name=False))
-
-
-def alternate(a: Any, b: Any, repeats: int) -> tuple[float, float, float]:
-    """Median seconds of ``a`` and ``b`` run alternately (one warm-up each), and best-of ratio.
-
-    On a shared machine the best-of-N ratio is the less noisy estimate of the overhead.
-    """
-    a()
-    b()
-    ta, tb = [], []
-    for _ in range(repeats):
-        ta.append(timed(a)[0])
-        tb.append(timed(b)[0])
-    return statistics.median(ta), statistics.median(tb), min(ta) / min(tb)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def start_moto() -> tuple[subprocess.Popen[bytes], str]:

@@ -30,7 +30,6 @@ import threading
 import time
 import weakref
 from collections.abc import Callable, Iterator
-from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from tqdm.auto import tqdm
@@ -419,11 +418,12 @@ class Den:
                   desc="push", leave=False) as bar:
             for sha, (rel, size) in sorted(todo.items()):
                 key = blob_key(sha)
-                if not self.backend.exists(key):
-                    if folder_sha.get(rel) != sha:
-                        raise IntegrityError(
-                            f"blob {sha[:16]}… of the parent model is missing from the den")
+                if folder_sha.get(rel) == sha:
                     self.backend.put_file_if_absent(key, os.path.join(folder, rel))
+                elif not self.backend.exists(key):
+                    # a reused parent blob (see _reuse_parent_bytes) must already be stored
+                    raise IntegrityError(
+                        f"blob {sha[:16]}… of the parent model is missing from the den")
                 bar.update(size)
 
     def _name_model(self, cid: str, name: str, aliases: list[str], *, new: bool) -> ModelInfo:
@@ -755,6 +755,3 @@ def _medcat_version() -> str:
     except Exception:  # noqa: BLE001 - metadata is best effort
         return ""
 
-
-def now_utc() -> datetime:
-    return datetime.now(timezone.utc)
