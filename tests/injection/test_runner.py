@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from medcat_den.den import Den, ModelInfo
 from medcat_den.cli.with_injection import Target, main, parse_args, parse_target, run_target
+from medcat_den.den import Den, ModelInfo
 from tests.injection._helpers import PYTHON, report_from, subprocess_env
 
 WRAPPER = [PYTHON, "-m", "medcat_den", "--with-injection"]

@@ -96,3 +96,52 @@ def test_span_metrics_strict_and_lenient() -> None:
     assert m["precision"] == pytest.approx(0.25) and m["recall"] == pytest.approx(1 / 3)
     assert (m["lenient_tp"], m["lenient_fp"], m["lenient_fn"]) == (2, 2, 1)
     assert m["lenient_precision"] == pytest.approx(0.5)
+
+
+def test_bfloat16_inference_copy_follows_weight_changes(tiny_bert_dir: Path) -> None:
+    """No-grad encoding runs a bfloat16 copy; any change to the weights rebuilds it."""
+    from medcat_den.linking.config import EmbeddingLinkingConfig
+    from medcat_den.linking.context_model import ContextModel
+    from medcat_den.linking.model_ref import ModelRef
+
+    texts, spans = ["history of acute asthma is known ."], [(17, 23)]
+    fp32 = ContextModel(ModelRef.from_name(str(tiny_bert_dir)),
+                        EmbeddingLinkingConfig(encoder_dtype="float32"))
+    bf16 = ContextModel(ModelRef.from_name(str(tiny_bert_dir)),
+                        EmbeddingLinkingConfig(encoder_dtype="bfloat16"))
+    assert fp32.inference_language_model() is fp32.model.language_model
+    before = bf16.pooled(texts, spans)[0]
+    copy1 = bf16.inference_language_model()
+    assert copy1 is not bf16.model.language_model
+    assert next(copy1.parameters()).dtype == torch.bfloat16
+    assert bf16.inference_language_model() is copy1  # cached while nothing changed
+    ref = fp32.pooled(texts, spans)[0]
+    assert torch.nn.functional.cosine_similarity(before, ref).item() > 0.99
+
+    shift = torch.randn(32, generator=torch.Generator().manual_seed(0))
+    for cm in (fp32, bf16):  # an optimizer-like in-place update of the top layer
+        with torch.no_grad():
+            cm.model.lm_layers()[-1].output.LayerNorm.bias.add_(shift.to(cm.device))
+    after = bf16.pooled(texts, spans)[0]
+    assert bf16.inference_language_model() is not copy1
+    assert torch.nn.functional.cosine_similarity(after, before).item() < 0.99
+    assert torch.nn.functional.cosine_similarity(
+        after, fp32.pooled(texts, spans)[0]).item() > 0.99
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks a machine without a GPU")
+def test_pack_saved_for_gpu_loads_on_cpu(static_pack: Path, tmp_path: Path,
+                                         caplog: pytest.LogCaptureFixture) -> None:
+    from medcat.cat import CAT
+
+    from medcat_den.linking.builder import get_linker
+
+    cat = CAT.load_model_pack(str(static_pack))
+    cat.config.components.linking.device = "cuda"  # as set_device("cuda") leaves it
+    saved = cat.save_model_pack(str(tmp_path), pack_name="gpu", make_archive=False,
+                                add_hash_to_pack_name=False)
+    with caplog.at_level("WARNING"):
+        loaded = CAT.load_model_pack(saved)
+    assert "not available here; using the CPU" in caplog.text
+    assert get_linker(loaded).context_model.device.type == "cpu"
+    assert _ents(loaded, TEXT) == _ents(cat, TEXT)
