@@ -98,6 +98,7 @@ class ContextModel:
             shadow = copy.deepcopy(lm).to(dtype).eval()
             for p in shadow.parameters():
                 p.requires_grad = False
+                p.grad = None  # deepcopy copies gradients of unfrozen layers too
             self._infer_lm, self._infer_key = shadow, key
         return self._infer_lm
 
