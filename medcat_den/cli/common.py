@@ -43,6 +43,14 @@ def emit_json(data: Any) -> None:
     sys.stdout.write("\n")
 
 
+def report(args: argparse.Namespace, data: Any, text: str | None) -> None:
+    """``data`` as JSON under ``--json``, else ``text`` (if any) for people."""
+    if getattr(args, "json", False):
+        emit_json(data)
+    elif text is not None:
+        print(text)
+
+
 def human_size(n: int) -> str:
     size = float(n)
     for unit in ("B", "KB", "MB", "GB", "TB"):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from medcat_den.cli.common import den_from_args, emit_json, human_size, info_dict
+from medcat_den.cli.common import den_from_args, emit_json, human_size, info_dict, report
 from medcat_den.den import ModelInfo
 
 
@@ -47,44 +47,31 @@ def cmd_push(args: argparse.Namespace) -> int:
     info = den_from_args(args).push_model(
         args.pack, args.description or "", name=args.name, aliases=args.alias or None
     )
-    if args.json:
-        emit_json(info_dict(info))
-    else:
-        print(f"pushed {info.ref} ({info.model_id})")
+    report(args, info_dict(info), f"pushed {info.ref} ({info.model_id})")
     return 0
 
 
 def cmd_fetch(args: argparse.Namespace) -> int:
     out = den_from_args(args).fetch_pack(args.ref, args.out)
-    if args.json:
-        emit_json({"path": out})
-    else:
-        print(out)
+    report(args, {"path": out}, out)
     return 0
 
 
 def cmd_delete(args: argparse.Namespace) -> int:
     cid = den_from_args(args).delete(args.ref, force=args.force)
-    if args.json:
-        emit_json({"deleted": cid})
-    else:
-        print(f"deleted {cid}")
+    report(args, {"deleted": cid}, f"deleted {cid}")
     return 0
 
 
 def cmd_tag(args: argparse.Namespace) -> int:
     info = den_from_args(args).tag(args.ref, args.alias)
-    if args.json:
-        emit_json(info_dict(info))
-    else:
-        print(f"den://{info.name}@{args.alias} -> {info.model_id}")
+    report(args, info_dict(info), f"den://{info.name}@{args.alias} -> {info.model_id}")
     return 0
 
 
 def cmd_untag(args: argparse.Namespace) -> int:
     den_from_args(args).untag(args.name, args.alias)
-    if args.json:
-        emit_json({"untagged": f"{args.name}@{args.alias}"})
+    report(args, {"untagged": f"{args.name}@{args.alias}"}, None)
     return 0
 
 
@@ -112,10 +99,8 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 def cmd_gc(args: argparse.Namespace) -> int:
     freed = den_from_args(args).gc(grace_seconds=args.grace, dry_run=args.dry_run)
-    if args.json:
-        emit_json({"freed_bytes": freed, "dry_run": args.dry_run})
-    else:
-        print(f"{'would free' if args.dry_run else 'freed'} {human_size(freed)}")
+    verb = "would free" if args.dry_run else "freed"
+    report(args, {"freed_bytes": freed, "dry_run": args.dry_run}, f"{verb} {human_size(freed)}")
     return 0
 
 

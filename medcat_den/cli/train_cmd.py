@@ -20,7 +20,7 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
-from medcat_den.cli.common import emit_json
+from medcat_den.cli.common import emit_json, report
 from medcat_den.errors import ConfigError, TrainingError
 
 TERMINAL = ("COMPLETED", "CANCELED", "ERRORED")
@@ -184,10 +184,7 @@ def cmd_jobs_cancel(args: argparse.Namespace) -> int:
                 break
             time.sleep(0.1)
         record = store.read_checked(record.id) or record
-    if args.json:
-        emit_json(record.summary())
-    else:
-        print(f"job {record.id}: {record.status}")
+    report(args, record.summary(), f"job {record.id}: {record.status}")
     return 0 if record.status == "CANCELED" else 1
 
 

@@ -131,24 +131,25 @@ LINKER_OVERRIDES: dict[str, Any] = {"context_window_size": 6, "epochs": 30,
                                     "training_batch_size": 32, "learning_rate": 5e-3}
 
 
+def _toy_pack(tmp_path_factory: pytest.TempPathFactory, model_dir: Path, concepts_csv: Path,
+              trainable: bool) -> Path:
+    from medcat_den.linking.builder import build_pack
+
+    folder = tmp_path_factory.mktemp("trainable" if trainable else "static")
+    return Path(build_pack(str(concepts_csv), str(folder), trainable=trainable, config_overrides={
+        "embedding_model_name": str(model_dir), **LINKER_OVERRIDES}))
+
+
 @pytest.fixture(scope="session")
 def static_pack(tmp_path_factory: pytest.TempPathFactory, tiny_bert_dir: Path,
                 concepts_csv: Path) -> Path:
-    from medcat_den.linking.builder import build_pack
-
-    return Path(build_pack(str(concepts_csv), str(tmp_path_factory.mktemp("static")),
-                           trainable=False, config_overrides={
-                               "embedding_model_name": str(tiny_bert_dir), **LINKER_OVERRIDES}))
+    return _toy_pack(tmp_path_factory, tiny_bert_dir, concepts_csv, trainable=False)
 
 
 @pytest.fixture(scope="session")
 def trainable_pack(tmp_path_factory: pytest.TempPathFactory, tiny_bert_dir: Path,
                    concepts_csv: Path) -> Path:
-    from medcat_den.linking.builder import build_pack
-
-    return Path(build_pack(str(concepts_csv), str(tmp_path_factory.mktemp("trainable")),
-                           trainable=True, config_overrides={
-                               "embedding_model_name": str(tiny_bert_dir), **LINKER_OVERRIDES}))
+    return _toy_pack(tmp_path_factory, tiny_bert_dir, concepts_csv, trainable=True)
 
 
 @pytest.fixture(scope="session")
