@@ -39,9 +39,11 @@ def dump_protos(
 
     configure_caikit(config_files, overrides)
 
+    import caikit.core.toolkit.logging
     import caikit.runtime.protobufs
     from caikit.runtime.dump_services import dump_grpc_services
 
+    caikit.core.toolkit.logging.configure()  # runtime.yml's log level, as serve has it
     out.mkdir(parents=True, exist_ok=True)
     dump_grpc_services(str(out), write_modules_file=False, consolidate=True)
     protos = Path(next(iter(caikit.runtime.protobufs.__path__))) / "protos"
