@@ -146,11 +146,12 @@ class DenServer:
 
     def stop(self) -> None:
         try:
-            if self._started:
-                if self._http is not None:
-                    self._http.stop()
-                if self._grpc is not None:
-                    self._grpc.stop(0)
+            if self._started and self._http is not None:
+                self._http.stop()
+            if self._grpc is not None and self._started:
+                self._grpc.stop(0)
+            elif self._grpc is not None:  # never started: just release the port bound at init
+                self._grpc.server.stop(0)
         finally:
             self._started = False
             if self._private_models_dir:

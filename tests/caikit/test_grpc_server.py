@@ -17,6 +17,7 @@ import psutil
 import pytest
 
 from medcat_den.caikit.server import DenServer
+from medcat_den.errors import ConfigError
 from medcat_den.training.toy import make_toy_export
 from tests.conftest import TINY_CONCEPTS
 
@@ -141,3 +142,26 @@ def test_grpc_port_in_use_is_a_clear_error(den_models) -> None:
         port = taken.getsockname()[1]
         with pytest.raises(RuntimeError, match=str(port)):
             DenServer(grpc_port=port, http=False)
+
+
+def test_options_win_over_env_and_env_enables_grpc(den_models, monkeypatch: pytest.MonkeyPatch) -> None:
+    """caikit re-applies env on every configure: explicit arguments must still win."""
+    http_port, grpc_port, env_grpc_port = free_port(), free_port(), free_port()
+    monkeypatch.setenv("RUNTIME_HTTP_PORT", "1")
+    monkeypatch.setenv("RUNTIME_GRPC_ENABLED", "false")
+    server = DenServer(port=http_port, grpc_port=grpc_port)
+    try:
+        assert server.port == http_port and server._http.server.config.port == http_port
+        assert server.grpc_address == f"127.0.0.1:{grpc_port}"
+    finally:
+        server.stop()
+    monkeypatch.setenv("RUNTIME_GRPC_ENABLED", "true")
+    monkeypatch.setenv("RUNTIME_GRPC_PORT", str(env_grpc_port))
+    server = DenServer(http=False)  # gRPC from env alone
+    try:
+        assert server.url == "" and server.grpc_address == f"127.0.0.1:{env_grpc_port}"
+    finally:
+        server.stop()
+    monkeypatch.delenv("RUNTIME_GRPC_ENABLED")
+    with pytest.raises(ConfigError, match="nothing to serve"):
+        DenServer(http=False)
