@@ -43,8 +43,8 @@ def grpc_entity_linker(address: str) -> tuple[Any, Any]:
 
     channel = grpc.insecure_channel(address)
     pool = DescriptorPool(ProtoReflectionDescriptorDatabase(channel))
-    method = pool.FindMethodByName(
-        "caikit.runtime.MedcatDen.MedcatDenService.EntityLinkingTaskPredict")
+    method = pool.FindServiceByName("caikit.runtime.MedcatDen.MedcatDenService").FindMethodByName(
+        "EntityLinkingTaskPredict")
     request_cls = message_factory.GetMessageClass(method.input_type)
     response_cls = message_factory.GetMessageClass(method.output_type)
     stub = channel.unary_unary(

@@ -148,10 +148,13 @@ class DenServer:
         try:
             if self._started and self._http is not None:
                 self._http.stop()
-            if self._grpc is not None and self._started:
-                self._grpc.stop(0)
-            elif self._grpc is not None:  # never started: just release the port bound at init
-                self._grpc.server.stop(0)
+            if self._grpc is not None:
+                if self._started:
+                    self._grpc.stop(0)
+                else:  # grpc binds at construction and frees the port only once started
+                    self._grpc.server.start()
+                    self._grpc.server.stop(0)
+                self._grpc.server.wait_for_termination(timeout=10)  # port free on return
         finally:
             self._started = False
             if self._private_models_dir:

@@ -27,6 +27,7 @@ CLIENT = Path(__file__).with_name("grpc_reflection_client.py")
 SERVICE = "caikit.runtime.MedcatDen.MedcatDenService"
 TRAIN = "caikit.runtime.MedcatDen.MedcatDenTrainingService/EntityLinkingTaskMedCATModuleTrain"
 STATUS = "caikit.runtime.training.TrainingManagement/GetTrainingStatus"
+CANCEL = "caikit.runtime.training.TrainingManagement/CancelTraining"
 DONE = ["COMPLETED", "ERRORED", "CANCELED"]
 
 
@@ -116,12 +117,22 @@ def test_grpc_training_reaches_completed_and_lands_in_the_den(den_models, tmp_pa
                            "trainer_config": {"epochs": 2, "batch_size": 8,
                                               "learning_rate": 0.05}}}}])
         training_id = submitted["response"]["training_id"]
-        done, served, unknown = reflection_client(server.grpc_address, [
+        (long_job,) = reflection_client(server.grpc_address, [{"method": TRAIN, "request": {
+            "model_name": "never", "parameters": {
+                "base_model": "den://tiny", "train_data": str(train),
+                "trainer_config": {"epochs": 100000, "batch_size": 2, "eval_each_epoch": False,
+                                   "checkpoint_each_epoch": False}}}}])
+        long_id = long_job["response"]["training_id"]
+        done, served, unknown, running, canceled, after = reflection_client(server.grpc_address, [
             {"method": STATUS, "request": {"training_id": training_id},
              "until": {"field": "state", "in": DONE}, "timeout": 180},
             predict("EntityLinkingTaskPredict", "den://tiny-grpc@candidate",
                     "asthma and heart failure"),
-            {"method": STATUS, "request": {"training_id": "nope:" + "0" * 32}}])
+            {"method": STATUS, "request": {"training_id": "nope:" + "0" * 32}},
+            {"method": STATUS, "request": {"training_id": long_id},
+             "until": {"field": "state", "in": ["RUNNING", *DONE]}, "timeout": 120},
+            {"method": CANCEL, "request": {"training_id": long_id}},
+            {"method": STATUS, "request": {"training_id": long_id}}])
     finally:
         server.stop()
     assert done["response"]["state"] == "COMPLETED", done
@@ -130,6 +141,9 @@ def test_grpc_training_reaches_completed_and_lands_in_the_den(den_models, tmp_pa
     assert served["response"]["model_id"] == pushed.model_id
     assert [e["cui"] for e in served["response"]["entities"]] == ["C0004096", "C0018801"]
     assert unknown["code"] == "NOT_FOUND", unknown
+    assert running["response"]["state"] == "RUNNING", running
+    assert canceled["response"]["state"] == "CANCELED" == after["response"]["state"], canceled
+    assert "never" not in {m.name for m in den_models.den.list_available_models()}
     assert not (tmp_path / "unused-output").exists()  # nothing written outside the den
 
 
@@ -160,6 +174,13 @@ def test_options_win_over_env_and_env_enables_grpc(den_models, monkeypatch: pyte
     server = DenServer(http=False)  # gRPC from env alone
     try:
         assert server.url == "" and server.grpc_address == f"127.0.0.1:{env_grpc_port}"
+    finally:
+        server.stop()
+    assert listening_ips(grpc_port) == listening_ips(env_grpc_port) == set()  # freed by stop()
+    server = DenServer(http=False, grpc_port=grpc_port, host="0.0.0.0")  # exposing is explicit
+    try:
+        ips = listening_ips(grpc_port)  # gRPC makes 0.0.0.0 a dual-stack [::] socket
+        assert ips and ips <= {"0.0.0.0", "::"}, ips
     finally:
         server.stop()
     monkeypatch.delenv("RUNTIME_GRPC_ENABLED")
