@@ -11,7 +11,8 @@ YAML configs may instead name ``import_class: medcat_den.caikit.DenModelFinder``
 ``...MedCATModelInitializer``), which needs no prior import. Example::
 
     import caikit, medcat_den.caikit
-    caikit.configure("config/medcat_den.yml")
+    from medcat_den.caikit.server import configure_caikit
+    configure_caikit(runtime=False)      # medcat_den/caikit/config/medcat_den.yml
     model = caikit.load("den://ncbi-linker@production")
     model.run("Patient with type 2 diabetes")
 """

@@ -5,12 +5,16 @@ from __future__ import annotations
 import argparse
 import sys
 
-from medcat_den.cli import serve_cmd
+from medcat_den.caikit.serve_command import DESCRIPTION, add_serve_arguments, run_serve
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m medcat_den.caikit")
-    serve_cmd.add_parser(parser.add_subparsers(dest="command", required=True))
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve = commands.add_parser("serve", help="serve den models with caikit runtime",
+                                description=DESCRIPTION)
+    add_serve_arguments(serve)
+    serve.set_defaults(func=run_serve)
     args = parser.parse_args(argv)
     return int(args.func(args))
 

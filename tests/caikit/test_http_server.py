@@ -14,6 +14,7 @@ from caikit.runtime.model_management.model_manager import ModelManager as Runtim
 from medcat_den.caikit.server import DenHTTPServer
 
 from .conftest import free_port
+from .test_grpc_server import predict, reflection_client
 
 REPO = Path(__file__).resolve().parents[2]
 ROUTE = "/api/v1/task/entity-linking"
@@ -55,20 +56,24 @@ def test_runtime_http_serves_den_refs(den_models) -> None:
         requests.post(server.url + ROUTE, timeout=5, json={"model_id": "den://tiny", "inputs": "x"})
 
 
-def test_serve_command_in_fresh_interpreter(den_models) -> None:
-    """`serve` applies the NumPy-2 shim itself (a fresh NumPy 2 has no np.issubclass_)."""
-    port = free_port()
+def test_serve_command_in_fresh_interpreter(den_models, tmp_path: Path) -> None:
+    """`serve` applies the NumPy-2 and protobuf shims itself, serves HTTP and gRPC together,
+    and stops on SIGINT; ``python -m medcat_den.caikit`` does not import the CLI."""
+    port, grpc_port = free_port(), free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("MEDCAT_DEN_")}
     env["PYTHONPATH"] = str(REPO)
-    cmd = [sys.executable, "-m", "medcat_den.caikit", "serve", "--port", str(port),
+    cmd = [sys.executable, "-X", "importtime", "-m", "medcat_den.caikit", "serve",
+           "--port", str(port), "--grpc-port", str(grpc_port),
            "--den-type", "LOCAL_USER", "--den-path", str(den_models.root)]
-    proc = subprocess.Popen(cmd, cwd=str(REPO), env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)
+    log = tmp_path / "serve.log"  # a file, not a pipe: -X importtime writes a lot
+    with log.open("w") as sink:
+        proc = subprocess.Popen(cmd, cwd=str(REPO), env=env, stdout=sink,
+                                stderr=subprocess.STDOUT, text=True)
     try:
         url = f"http://127.0.0.1:{port}{ROUTE}"
         deadline = time.monotonic() + 90
         while True:
-            assert proc.poll() is None, proc.stdout.read() if proc.stdout else ""
+            assert proc.poll() is None, log.read_text()[-3000:]
             try:
                 r = requests.post(url, timeout=30, json={"model_id": "den://tiny-b",
                                                          "inputs": "copd and cancer"})
@@ -80,14 +85,22 @@ def test_serve_command_in_fresh_interpreter(den_models) -> None:
         assert [e["cui"] for e in r.json()["entities"]] == []  # tiny-b lacks both concepts
         r = requests.post(url, timeout=30, json={"model_id": "den://tiny", "inputs": "copd"})
         assert [e["cui"] for e in r.json()["entities"]] == ["C0024117"]
+        (linked,) = reflection_client(f"127.0.0.1:{grpc_port}", [
+            predict("EntityLinkingTaskPredict", "den://tiny", "copd")])
+        assert [e["cui"] for e in linked["response"]["entities"]] == ["C0024117"]
     finally:
         proc.send_signal(signal.SIGINT)
         try:
-            proc.wait(timeout=30)
+            proc.wait(timeout=60)
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
-    assert proc.returncode == 0
+    out = log.read_text()
+    assert proc.returncode == 0, out[-3000:]
+    imported = {line.split("|")[-1].strip() for line in out.splitlines()
+                if line.startswith("import time:")}
+    assert "medcat_den.caikit.grpc_server" in imported
+    assert not {m for m in imported if m.startswith("medcat_den.cli")}
 
 
 def test_serve_rejects_a_missing_preload_ref(den_models, capsys: pytest.CaptureFixture[str]) -> None:
