@@ -171,9 +171,6 @@ class BlobCache:
         hit = self.cached_path(sha256)
         if hit is not None:
             return hit
-        inner = getattr(backend, "inner", None)
-        if getattr(backend, "cache", None) is self and isinstance(inner, StoreBackend):
-            backend = inner  # a CachedBackend over this cache: download from its remote
         if self.offline:
             raise OfflineError(
                 f"offline mode (MEDCAT_DEN_OFFLINE): blob {sha256[:16]}… is not in the local "

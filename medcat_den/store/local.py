@@ -22,6 +22,7 @@ from filelock import FileLock
 from medcat_den.errors import BackendError, KeyNotFoundError
 from medcat_den.store import fsutil
 from medcat_den.store.backend import StoreBackend, validate_key
+from medcat_den.store.layout import is_blob_key
 
 
 class LocalFolderBackend(StoreBackend):
@@ -77,7 +78,7 @@ class LocalFolderBackend(StoreBackend):
             raise KeyNotFoundError(f"{key} not found in {self.describe()}") from None
 
     def _mode_for(self, key: str) -> int:
-        return self._blob_mode if key.startswith("blobs/") else self._file_mode
+        return self._blob_mode if is_blob_key(key) else self._file_mode
 
     def put_file_if_absent(self, key: str, src_path: str) -> bool:
         final = self._obj(key)
