@@ -61,8 +61,8 @@ ENV_REMOTE_HOST = "MEDCAT_DEN_REMOTE_HOST"
 ENV_SINGLE_WRITER = "MEDCAT_DEN_S3_SINGLE_WRITER"
 GUARANTEE_CREATE = "conditional create (PUT with If-None-Match: * must fail when the key exists)"
 GUARANTEE_CAS = "compare-and-swap (PUT with If-Match must fail when the ETag differs)"
-# (endpoint, bucket) -> missing guarantees, probed once per process
-_PROBED: dict[tuple[str, str], list[str]] = {}
+# endpoint -> missing guarantees (a property of the server), probed once per process
+_PROBED: dict[str, list[str]] = {}
 _PROBE_LOCK = threading.Lock()
 _CREDENTIAL_KEYS = frozenset({
     "aws_access_key_id", "aws_secret_access_key", "aws_session_token",
@@ -519,7 +519,7 @@ class S3Backend(StoreBackend):
     # --- write guarantees ---------------------------------------------------------------
     def check_guarantees(self) -> list[str]:
         """Probe (once per process and endpoint) conditional create and CAS on a scratch key."""
-        where = (self._endpoint_desc(), self.bucket)
+        where = self._endpoint_desc()
         with _PROBE_LOCK:
             if where not in _PROBED:
                 _PROBED[where] = self._probe()
