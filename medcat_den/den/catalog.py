@@ -276,6 +276,21 @@ def info_of(summary: ModelSummary,
                      metadata=dict(summary.metadata))
 
 
+@dataclass(frozen=True)
+class CatalogStatus:
+    """Where a den's catalog stands (for ``medcat-den doctor``)."""
+
+    seq: int
+    checkpoint_seq: int
+    models: int
+    names: int
+
+    @property
+    def tail(self) -> int:
+        """Entries a fresh reader reads after the checkpoint."""
+        return self.seq - self.checkpoint_seq
+
+
 class Catalog:
     """The catalog of one den: read incrementally, appended lock-free (module docstring)."""
 
@@ -409,6 +424,11 @@ class Catalog:
         except DenError as e:  # a later writer compacts instead
             logger.warning("catalog checkpoint %d of %s not written: %s", state.seq,
                            self.label, e)
+
+    def status(self) -> CatalogStatus:
+        with self._lock:
+            state = self._refresh()
+            return CatalogStatus(state.seq, self._base_seq, len(state.models), len(state.names))
 
     def compact(self) -> int:
         """Write a checkpoint of the current state now; return its sequence number."""
