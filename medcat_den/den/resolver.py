@@ -46,7 +46,7 @@ def _wrap(backend: StoreBackend, label: str | None, offline: bool | None) -> Den
     off = _truthy(os.environ.get("MEDCAT_DEN_OFFLINE")) if offline is None else offline
     if backend.is_local:
         return Den(backend, label=label)
-    cache = cache_for_remote(offline=off)
+    cache = cache_for_remote()
     # manifests, the catalog and blobs through the cache, so offline mode can resolve refs
     cached = CachedBackend(backend, cache, offline=off)
     return Den(cached, cache=cache, policy=policy_for(cached), label=label)
