@@ -227,6 +227,7 @@ class Den:
         ref: str | ModelInfo,
         cat_class: type[CAT] | None = None,
         config_dict: dict[str, Any] | None = None,
+        *,
         device: str | None = None,
         **load_kwargs: Any,
     ) -> CAT:

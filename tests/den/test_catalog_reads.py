@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 
 from medcat_den.den import Den
+from medcat_den.den.catalog import Entry
 from medcat_den.den.policies import ENV_LOCAL_FINE_TUNE, RemotePolicy
-from medcat_den.errors import IntegrityError, PolicyError
+from medcat_den.errors import ConcurrentUpdateError, IntegrityError, PolicyError
 from medcat_den.store import layout
 from medcat_den.store.local import LocalFolderBackend
 
@@ -65,3 +66,22 @@ def test_remote_policy_reads_the_environment_at_call_time(
     monkeypatch.setenv(ENV_LOCAL_FINE_TUNE, "true")
     policy.check_fine_tune("team den", "a" * 64)
     assert RemotePolicy(allow_local_fine_tune=False).allow_local_fine_tune is False
+
+
+class OverwrittenCatalog(LocalFolderBackend):
+    """A store ignoring conditional create: another writer's entry lands on ours at once."""
+
+    def put_bytes_if_absent(self, key: str, data: bytes) -> bool:
+        if not key.startswith(layout.CATALOG_LOG):
+            return super().put_bytes_if_absent(key, data)
+        self.delete(key)
+        super().put_bytes_if_absent(key, data)
+        self.delete(key)  # the other writer's blind PUT of the same sequence number
+        return super().put_bytes_if_absent(key, Entry(op="untag", name="x", alias="y").to_bytes())
+
+
+def test_a_push_whose_catalog_entry_is_overwritten_raises(tmp_path: Path,
+                                                          tiny_pack: Path) -> None:
+    den = Den(OverwrittenCatalog(str(tmp_path / "den")))
+    with pytest.raises(ConcurrentUpdateError, match="overwritten by another writer"):
+        den.push_model(str(tiny_pack), name="tiny")
