@@ -19,7 +19,7 @@ from medcat_den.store.s3 import S3Backend, parse_s3_url
 from tests._s3 import S3Server
 from tests.den._packs import variant
 
-PUSHERS = 12
+PUSHERS = 8
 MODELS = 2000
 NAMES = 20
 
@@ -138,7 +138,7 @@ def test_catalog_of_2000_models_costs_a_bounded_number_of_requests(
 
 def test_an_old_layout_den_is_upgraded_in_place_keeping_everything(
         s3_server: S3Server, s3_url: str, tiny_pack: Path) -> None:
-    manifests, names = _legacy_den(s3_server, s3_url, 300, 12)
+    manifests, names = _legacy_den(s3_server, s3_url, 200, 8)
     upgrader = Den(S3Backend(s3_url))
     listed = {m.model_id: m for m in upgrader.list_available_models()}
     assert set(listed) == set(manifests)
@@ -153,8 +153,8 @@ def test_an_old_layout_den_is_upgraded_in_place_keeping_everything(
             assert den.resolve(f"den://{name}@{alias}") == cid
             assert alias in listed[cid].aliases
     unnamed = [m for m in listed.values() if m.version is None]
-    assert len(unnamed) == 300 - NAMES * 12
+    assert len(unnamed) == 200 - NAMES * 8
     assert all(m.description == manifests[m.model_id].description for m in listed.values())
     # pushing after the upgrade continues the old version numbers
     info = den.push_model(str(tiny_pack), name="m0")
-    assert info.version == 13 and den.resolve("den://m0") == info.model_id
+    assert info.version == 9 and den.resolve("den://m0") == info.model_id
