@@ -77,3 +77,7 @@ class TrainingCanceledError(TrainingError):
 
 class ServedModelNotFoundError(ModelNotFoundError, ValueError):
     """A den ref handed to caikit names no model (a ValueError too: caikit runtime answers 404)."""
+
+
+class UnsafeBackendError(BackendError):
+    """A storage endpoint ignores the conditional writes the den needs (see single-writer mode)."""

@@ -6,7 +6,9 @@
 (2) counts requests by operation, so tests can assert how many downloads happened,
 (3) can "pull the plug": drop the connection of a chosen request and close the
 listening socket, so clients see a dead server, then come back on the same port
-with the same data; or (4) cut one response body short mid-stream.
+with the same data; (4) cut one response body short mid-stream; (5) hold chosen
+requests until the test releases them (a slow client), without blocking others;
+(6) answer one chosen request with an S3 error (e.g. 503 SlowDown).
 """
 
 from __future__ import annotations
@@ -70,6 +72,20 @@ class _Layer:
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
         op = operation_of(environ)
         srv = self.server
+        hold = srv.hold
+        if hold is not None and hold(op, environ):
+            srv.held.set()
+            if not srv.release.wait(timeout=120):
+                raise ConnectionAbortedError("held request was never released")
+        fail = srv.fail
+        if fail is not None and fail(op, environ):
+            srv.fail = None
+            srv.requests[f"failed {op}"] += 1
+            body = (b'<?xml version="1.0" encoding="UTF-8"?><Error><Code>SlowDown</Code>'
+                    b"<Message>Please reduce your request rate.</Message></Error>")
+            start_response("503 Slow Down", [("Content-Type", "application/xml"),
+                                             ("Content-Length", str(len(body)))])
+            return [body]
         if srv.down or (srv.trip is not None and srv.trip(op, environ)):
             srv.trip = None
             srv.down = True
@@ -112,6 +128,10 @@ class S3Server(ThreadedMotoServer):
         self.down = False
         self.trip: Callable[[str, dict[str, Any]], bool] | None = None
         self.cut: Callable[[str, dict[str, Any]], bool] | None = None
+        self.hold: Callable[[str, dict[str, Any]], bool] | None = None
+        self.held = threading.Event()
+        self.release = threading.Event()
+        self.fail: Callable[[str, dict[str, Any]], bool] | None = None
 
     def _server_entry(self) -> None:
         app = _Layer(DomainDispatcherApplication(create_backend_app), self)
@@ -149,6 +169,19 @@ class S3Server(ThreadedMotoServer):
     def reset_counts(self) -> None:
         self.requests.clear()
         self.paths.clear()
+
+    def put_direct(self, bucket: str, items: Iterable[tuple[str, bytes]]) -> None:
+        """Store objects straight into moto's backend, without requests (cheap test setup)."""
+        from moto.core import DEFAULT_ACCOUNT_ID
+        from moto.s3.models import s3_backends
+
+        backend = s3_backends[DEFAULT_ACCOUNT_ID]["global"]
+        for key, data in items:
+            backend.put_object(bucket, key, data)
+
+    def total(self) -> int:
+        """Requests counted since the last reset."""
+        return len(self.paths)
 
     def new_bucket(self) -> str:
         import boto3

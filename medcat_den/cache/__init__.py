@@ -7,9 +7,12 @@ from medcat_den.cache.cached_backend import CachedBackend, unwrap
 from medcat_den.cache.settings import CacheSettings
 
 
-def cache_for_remote(offline: bool = False) -> BlobCache:
-    """The cache configured by the ``MEDCAT_DEN_LOCAL_CACHE_*`` environment variables."""
-    return BlobCache(CacheSettings.from_env(), offline=offline)
+def cache_for_remote() -> BlobCache:
+    """The cache configured by the ``MEDCAT_DEN_LOCAL_CACHE_*`` environment variables.
+
+    Offline mode is not the cache's: ``CachedBackend`` owns it.
+    """
+    return BlobCache(CacheSettings.from_env())
 
 
 __all__ = ["BlobCache", "CacheEntry", "CacheSettings", "CachedBackend", "cache_for_remote",

@@ -1,8 +1,7 @@
 """``BlobCache``: a verified, content-addressed local copy of remote dens' blobs.
 
 Config keys: those of :class:`CacheSettings` (``path``, ``expiration_time``,
-``max_size``, ``eviction_policy``) plus ``offline`` (bool: never download; a
-miss raises OfflineError) and ``grace_seconds`` (entries used this recently are
+``max_size``, ``eviction_policy``) plus ``grace_seconds`` (entries used this recently are
 not evicted for size, so a model being fetched is never pulled from under
 itself; default 60).
 
@@ -29,7 +28,7 @@ from dataclasses import dataclass
 from filelock import FileLock, Timeout
 
 from medcat_den.cache.settings import CacheSettings
-from medcat_den.errors import ConfigError, IntegrityError, OfflineError
+from medcat_den.errors import ConfigError, IntegrityError
 from medcat_den.store import fsutil
 from medcat_den.store.backend import StoreBackend
 from medcat_den.store.integrity import sha256_file
@@ -66,13 +65,11 @@ class BlobCache:
         self,
         settings: CacheSettings | None = None,
         *,
-        offline: bool = False,
         grace_seconds: float = 60.0,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.settings = settings or CacheSettings.from_env()
         self.root = self.settings.path
-        self.offline = offline
         self.grace_seconds = grace_seconds
         self._clock = clock
         self.downloads = 0  # blobs this object fetched from a backend (for stats and tests)
@@ -171,13 +168,6 @@ class BlobCache:
         hit = self.cached_path(sha256)
         if hit is not None:
             return hit
-        inner = getattr(backend, "inner", None)
-        if getattr(backend, "cache", None) is self and isinstance(inner, StoreBackend):
-            backend = inner  # a CachedBackend over this cache: download from its remote
-        if self.offline:
-            raise OfflineError(
-                f"offline mode (MEDCAT_DEN_OFFLINE): blob {sha256[:16]}… is not in the local "
-                f"cache {self.root}; fetch the model once while online")
         with self._lock(sha256):
             hit = self.cached_path(sha256)
             if hit is not None:

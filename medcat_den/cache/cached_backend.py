@@ -5,11 +5,15 @@ Config keys:
     cache (BlobCache): where verified blobs, manifests and name snapshots are kept.
     offline (bool): serve only from the cache; anything else raises OfflineError.
 
-Blobs are read through :meth:`BlobCache.ensure_blob` (verified, downloaded once).
-Manifests are immutable and content-addressed, so a copy is kept on first read
-(the den checks each against its content id). Every name ref read online is
-snapshotted, so ``den://name`` refs resolve offline to what was last seen.
-Writes always go to the remote backend (refused offline).
+Blobs are read through :meth:`BlobCache.ensure_blob` (verified, downloaded once);
+``local_path`` of a blob key is its verified cached copy. Manifests and catalog
+entries / checkpoints are immutable, so a copy is kept on first read (the den
+checks manifests against their content ids), which also makes later catalog reads
+cost only the listings. Every ref read online is snapshotted, so ``den://name``
+refs resolve offline to what was last seen. Writes always go to the remote
+backend (refused offline).
+
+This class is the one owner of offline mode: the den asks it, nobody else keeps a flag.
 """
 
 from __future__ import annotations
@@ -24,17 +28,11 @@ from typing import BinaryIO
 from medcat_den.cache.blob_cache import BlobCache
 from medcat_den.errors import OfflineError
 from medcat_den.store import fsutil
-from medcat_den.store.backend import StoreBackend, validate_key
-from medcat_den.store.names import SHA256_RE
+from medcat_den.store.backend import ObjectInfo, StoreBackend, validate_key
+from medcat_den.store.layout import blob_sha, is_cacheable_meta
 
 _OFFLINE_TOKEN = "offline-snapshot"
-
-
-def _blob_sha(key: str) -> str | None:
-    parts = key.split("/")
-    if len(parts) == 4 and parts[:2] == ["blobs", "sha256"] and SHA256_RE.match(parts[3]):
-        return parts[3]
-    return None
+_blob_sha = blob_sha
 
 
 class CachedBackend(StoreBackend):
@@ -48,7 +46,7 @@ class CachedBackend(StoreBackend):
         self.offline = offline
         namespace = hashlib.sha256(backend.describe().encode()).hexdigest()[:16]
         self.meta_root = os.path.join(cache.root, "meta", namespace)
-        self.tmp_dir = cache.tmp_dir  # pack folders are hard-linked from the cache
+        self.tmp_dir: str | None = cache.tmp_dir  # pack folders are hard-linked from the cache
         os.makedirs(self.meta_root, exist_ok=True)
         with contextlib.suppress(OSError):
             with open(os.path.join(self.meta_root, "DEN"), "w", encoding="utf-8") as f:
@@ -92,7 +90,7 @@ class CachedBackend(StoreBackend):
         if sha is not None:
             with open(self._ensure(key, sha), "rb") as f:
                 return f.read()
-        if key.startswith("manifests/"):
+        if is_cacheable_meta(key):
             path = self._meta("objects", key)
             try:
                 with open(path, "rb") as f:
@@ -146,6 +144,25 @@ class CachedBackend(StoreBackend):
         if not self.offline:
             return self.inner.list_keys(prefix)
         return self._walk_meta("objects", prefix)
+
+    def list_entries(self, prefix: str, start_after: str | None = None) -> Iterator[ObjectInfo]:
+        if not self.offline:
+            return self.inner.list_entries(prefix, start_after)
+        keys = sorted(k for k in self._walk_meta("objects", prefix)
+                      if start_after is None or k > start_after)
+        return iter([ObjectInfo(k, None, None) for k in keys])
+
+    def local_path(self, key: str) -> str | None:
+        """A blob's verified copy in the cache (downloaded now if needed)."""
+        sha = _blob_sha(key)
+        return self._ensure(key, sha) if sha is not None else None
+
+    def check_guarantees(self) -> list[str]:
+        return self.inner.check_guarantees()
+
+    def refresh(self, key: str) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self._meta("objects", key))
 
     def delete(self, key: str) -> None:
         if self.offline:

@@ -18,9 +18,8 @@ from typing import Any
 
 from medcat.cat import CAT
 
-from medcat_den.caikit.pack_loading import WARM_UP_TEXT, load_cat, validate_device
+from medcat_den.caikit.pack_loading import WARM_UP_TEXT, validate_device
 from medcat_den.den import Den, get_default_den
-from medcat_den.den.den import remember_source
 from medcat_den.errors import ConfigError
 
 DEN_SPEC_KEYS = ("den_type", "den_path", "den_config_file", "den_backend")
@@ -57,17 +56,8 @@ def fetch_cat(
     warm_up: bool = False,
 ) -> CAT:
     """Load a den model as a CAT through the den (verified, policies applied, source recorded)."""
-    device = validate_device(device)
-    if device is None:
-        cat = den.fetch_model(content_id, config_dict=config_dict or None)
-    else:
-        # Den.fetch_model has no addon_config_dict, so device overrides load the
-        # materialised pack here and then apply what fetch_model would.
-        with den.materialise(content_id) as pack:
-            cat = load_cat(pack, config_dict=config_dict, device=device)
-        remember_source(cat, content_id, den.info(content_id).name)
-        if den.policy is not None:
-            den.policy.on_fetched(den, cat, content_id)
+    cat = den.fetch_model(content_id, config_dict=config_dict or None,
+                          device=validate_device(device))
     if warm_up:
         cat.get_entities(WARM_UP_TEXT)
     return cat

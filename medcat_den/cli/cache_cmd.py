@@ -9,8 +9,8 @@ import os
 from typing import Any
 
 from medcat_den.cache import BlobCache, CacheSettings
-from medcat_den.den.den import blob_key
 from medcat_den.errors import ConfigError
+from medcat_den.store.layout import blob_key
 
 
 def _cache(args: argparse.Namespace) -> BlobCache:
@@ -97,8 +97,8 @@ def _den_blobs(args: argparse.Namespace) -> tuple[Any, list[tuple[str, int]], st
 def cmd_pin(args: argparse.Namespace) -> int:
     den, blobs, cid = _den_blobs(args)
     cache: BlobCache = den.cache
-    for sha, size in blobs:  # pinning fetches what is missing
-        cache.ensure_blob(den.backend, blob_key(sha), sha, size)
+    for sha, _size in blobs:  # pinning fetches what is missing (into the cache)
+        den.backend.local_path(blob_key(sha))
     n = cache.pin(sha for sha, _ in blobs)
     print(f"pinned {n} blobs of model {cid[:12]}")
     return 0

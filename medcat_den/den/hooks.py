@@ -1,7 +1,7 @@
-"""Protocols through which the den uses a local blob cache and policies.
+"""The protocol through which the den applies policies.
 
-Implementations live in ``medcat_den.cache`` and ``medcat_den.den.policies``;
-the den only depends on these shapes.
+The implementation is ``medcat_den.den.policies.RemotePolicy``; the den only
+depends on this shape.
 """
 
 from __future__ import annotations
@@ -9,16 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
-    from medcat_den.store.backend import StoreBackend
     from medcat_den.store.manifest import PackManifest
-
-
-class BlobCache(Protocol):
-    """A verified, content-addressed local copy of a remote den's blobs."""
-
-    def ensure_blob(self, backend: StoreBackend, key: str, sha256: str, size: int) -> str:
-        """Return a local path whose bytes hash to ``sha256`` (downloading once if needed)."""
-        ...
 
 
 class DenPolicy(Protocol):

@@ -26,11 +26,11 @@ from __future__ import annotations
 import functools
 import os
 import threading
-import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from medcat_den.den import provenance
 from medcat_den.errors import PolicyError
 
 ENV_PUSH_FINETUNED = "MEDCAT_DEN_REMOTE_ALLOW_PUSH_FINETUNED"
@@ -59,24 +59,18 @@ class _Origin:
     model_id: str
 
 
-# id(object) -> (weakref, origin) for CDBs and components of CATs from remote dens;
-# CDB defines __eq__ without __hash__, so a WeakKeyDictionary cannot hold it.
-_ORIGINS: dict[int, tuple[weakref.ref[Any], _Origin]] = {}
 _PATCH_LOCK = threading.Lock()
 
 
 def _remember(obj: Any, origin: _Origin) -> None:
-    key = id(obj)
-    _ORIGINS[key] = (weakref.ref(obj, lambda _r: _ORIGINS.pop(key, None)), origin)
+    provenance.add_guard(obj, origin.policy, origin.den_label, origin.model_id)
 
 
 def _origin_of(obj: Any) -> _Origin | None:
-    if obj is None:
+    found = provenance.lookup(obj)
+    if found is None or not isinstance(found.guard, RemotePolicy):
         return None
-    entry = _ORIGINS.get(id(obj))
-    if entry is None or entry[0]() is not obj:
-        return None
-    return entry[1]
+    return _Origin(found.guard, found.den_label, found.model_id)
 
 
 class RemotePolicy:
@@ -84,10 +78,29 @@ class RemotePolicy:
 
     def __init__(self, allow_push_finetuned: bool | None = None,
                  allow_local_fine_tune: bool | None = None) -> None:
-        self.allow_push_finetuned = (_env_flag(ENV_PUSH_FINETUNED)
-                                     if allow_push_finetuned is None else allow_push_finetuned)
-        self.allow_local_fine_tune = (_env_flag(ENV_LOCAL_FINE_TUNE)
-                                      if allow_local_fine_tune is None else allow_local_fine_tune)
+        # None: read the environment at each check, not once when the den was built
+        self._push_finetuned = allow_push_finetuned
+        self._local_fine_tune = allow_local_fine_tune
+
+    @property
+    def allow_push_finetuned(self) -> bool:
+        if self._push_finetuned is None:
+            return _env_flag(ENV_PUSH_FINETUNED)
+        return self._push_finetuned
+
+    @allow_push_finetuned.setter
+    def allow_push_finetuned(self, value: bool | None) -> None:
+        self._push_finetuned = value
+
+    @property
+    def allow_local_fine_tune(self) -> bool:
+        if self._local_fine_tune is None:
+            return _env_flag(ENV_LOCAL_FINE_TUNE)
+        return self._local_fine_tune
+
+    @allow_local_fine_tune.setter
+    def allow_local_fine_tune(self, value: bool | None) -> None:
+        self._local_fine_tune = value
 
     def __repr__(self) -> str:
         return (f"RemotePolicy(allow_push_finetuned={self.allow_push_finetuned}, "

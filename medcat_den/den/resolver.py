@@ -16,27 +16,21 @@ Environment:
 
 from __future__ import annotations
 
-import importlib
 import os
 from typing import Any
 
-import platformdirs
 import yaml
 
+from medcat_den.cache import CachedBackend, cache_for_remote
 from medcat_den.den.den import Den
+from medcat_den.den.policies import policy_for
 from medcat_den.errors import ConfigError
+from medcat_den.store import registry
 from medcat_den.store.backend import StoreBackend
-from medcat_den.store.local import LocalFolderBackend
 
 LOCAL_TYPES = ("LOCAL_USER", "LOCAL_MACHINE")
-APP = "medcat_den"
-
-
-def default_local_root(den_type: str) -> str:
-    if den_type == "LOCAL_USER":
-        return os.path.join(platformdirs.user_data_dir(APP), "den")
-    # machine-wide: the platform's site data dir, never a world-writable temp folder
-    return os.path.join(platformdirs.site_data_dir(APP), "den")
+APP = registry.APP
+default_local_root = registry.default_local_root
 
 
 def _truthy(value: str | None) -> bool:
@@ -44,42 +38,18 @@ def _truthy(value: str | None) -> bool:
 
 
 def create_backend(den_type: str, config: dict[str, Any] | None = None) -> StoreBackend:
-    """Build a backend by type name (local types here; others via the registry)."""
-    upper = den_type.strip().upper()
-    cfg = dict(config or {})
-    if upper in LOCAL_TYPES:
-        root = cfg.pop("root", None) or cfg.pop("path", None) or default_local_root(upper)
-        shared = bool(cfg.pop("shared", upper == "LOCAL_MACHINE"))
-        if cfg:
-            raise ConfigError(f"unknown config keys for {upper}: {sorted(cfg)} (valid: root, shared)")
-        return LocalFolderBackend(root, shared=shared)
-    try:
-        registry = importlib.import_module("medcat_den.store.registry")
-    except ImportError:
-        registry = None
-    if registry is not None and hasattr(registry, "create_backend"):
-        backend: StoreBackend = registry.create_backend(den_type, config)
-        return backend
-    raise ConfigError(f"unknown den type {den_type!r}; valid types: {', '.join(LOCAL_TYPES)}")
+    """Build a backend by type name (the one place: ``medcat_den.store.registry``)."""
+    return registry.create_backend(den_type, config)
 
 
 def _wrap(backend: StoreBackend, label: str | None, offline: bool | None) -> Den:
     off = _truthy(os.environ.get("MEDCAT_DEN_OFFLINE")) if offline is None else offline
-    cache = None
-    policy = None
-    if not backend.is_local:
-        try:
-            cache_mod = importlib.import_module("medcat_den.cache")
-            cache = cache_mod.cache_for_remote(offline=off)
-            # manifests and name refs through the cache too, so offline mode can resolve refs
-            backend = cache_mod.CachedBackend(backend, cache, offline=off)
-        except (ImportError, AttributeError):
-            cache = None
-        try:
-            policy = importlib.import_module("medcat_den.den.policies").policy_for(backend)
-        except (ImportError, AttributeError):
-            policy = None
-    return Den(backend, cache=cache, policy=policy, offline=off, label=label)
+    if backend.is_local:
+        return Den(backend, label=label)
+    cache = cache_for_remote()
+    # manifests, the catalog and blobs through the cache, so offline mode can resolve refs
+    cached = CachedBackend(backend, cache, offline=off)
+    return Den(cached, cache=cache, policy=policy_for(cached), label=label)
 
 
 def load_den_config(path: str) -> dict[str, Any]:

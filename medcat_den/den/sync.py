@@ -21,14 +21,14 @@ import os
 import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
 
 from tqdm.auto import tqdm
 
-from medcat_den.den.den import Den, blob_key, manifest_key
-from medcat_den.den.refs import LATEST
+from medcat_den.den.catalog import CatalogState, Entry, ModelSummary
+from medcat_den.den.den import Den
 from medcat_den.errors import ConfigError, IntegrityError, KeyNotFoundError
 from medcat_den.store.integrity import sha256_file
+from medcat_den.store.layout import blob_key, manifest_key, substance_key
 from medcat_den.store.manifest import PackManifest
 
 logger = logging.getLogger(__name__)
@@ -90,11 +90,9 @@ def _ancestors_first(
 
 def _local_blob(src: Den, sha: str, size: int, scratch: str) -> str:
     key = blob_key(sha)
-    local = src.backend.local_path(key)
+    local = src.backend.local_path(key)  # a remote den's: its verified cached copy
     if local is not None:
         path = local
-    elif src.cache is not None:
-        return src.cache.ensure_blob(src.backend, key, sha, size)  # verified by the cache
     else:
         path = os.path.join(scratch, sha)
         src.backend.get_file(key, path)
@@ -107,7 +105,7 @@ def _local_blob(src: Den, sha: str, size: int, scratch: str) -> str:
 def sync_dens(src: Den, dst: Den, refs: list[str] | None = None, *, names: bool = True,
               dry_run: bool = False) -> SyncReport:
     """Copy ``refs`` (default: every model) and their ancestors from ``src`` to ``dst``."""
-    roots = [src.resolve(r) for r in refs] if refs else src._manifest_ids()
+    roots = [src.resolve(r) for r in refs] if refs else src.manifest_ids()
     order, raw, missing = _ancestors_first(src, roots)
     report = SyncReport(missing_parents=sorted(missing))
     for cid in missing:
@@ -139,8 +137,10 @@ def sync_dens(src: Den, dst: Den, refs: list[str] | None = None, *, names: bool 
                 report.bytes_copied += size
             if not dry_run:
                 dst.backend.put_bytes_if_absent(manifest_key(cid), raw[cid])
-                dst.backend.put_bytes_if_absent(f"substance/{manifest.substance}",
+                dst.backend.put_bytes_if_absent(substance_key(manifest.substance),
                                                 cid.encode())
+                dst.catalog.append(Entry(op="push", model=ModelSummary.of(cid, manifest)),
+                                   lambda _s, _e: None)
             report.models_copied.append(cid)
             logger.info("sync: copied model %s to %s", cid, dst.label)
     if names:
@@ -149,37 +149,21 @@ def sync_dens(src: Den, dst: Den, refs: list[str] | None = None, *, names: bool 
 
 
 def _sync_names(src: Den, dst: Den, ids: set[str], report: SyncReport, dry_run: bool) -> None:
-    for key in sorted(src.backend.list_refs("names/")):
-        name = key[len("names/"): -len(".json")]
-        record, _ = src._read_names(name)
-        versions = {int(v): c for v, c in record["versions"].items() if c in ids}
-        aliases = {a: c for a, c in record["aliases"].items() if c in ids}
+    names = src.catalog.view(lambda st: {n: (dict(r.versions), dict(r.aliases))
+                                         for n, r in st.names.items()})
+    for name in sorted(names):
+        versions = {v: c for v, c in names[name][0].items() if c in ids}
+        aliases = {a: c for a, c in names[name][1].items() if c in ids}
         if not versions and not aliases:
             continue
-        renumbered: list[str] = []
-
-        def mutate(target: dict[str, Any], versions: dict[int, str] = versions,
-                   aliases: dict[str, str] = aliases,
-                   renumbered: list[str] = renumbered, name: str = name) -> dict[str, Any]:
-            renumbered.clear()
-            have: dict[str, str] = target["versions"]
-            for number, cid in sorted(versions.items()):
-                if cid in have.values():
-                    continue
-                if str(number) in have:
-                    number = max(int(v) for v in have) + 1
-                    renumbered.append(f"{name}: {cid[:12]} -> version {number}")
-                have[str(number)] = cid
-            for alias, cid in aliases.items():
-                target["aliases"][alias] = cid
-            if LATEST not in target["aliases"] and have:
-                target["aliases"][LATEST] = have[max(have, key=int)]
-            return target
-
         if not dry_run:
-            dst._update_names(name, mutate)
+
+            def notes(state: CatalogState, _e: Entry) -> list[str]:
+                return list(state.last_notes)
+
+            report.renumbered.extend(dst.catalog.append(
+                Entry(op="sync_names", name=name, versions=versions, alias_map=aliases), notes))
         report.names_updated.append(name)
-        report.renumbered.extend(renumbered)
 
 
 def den_for_spec(spec: str, config_file: str | None = None) -> Den:

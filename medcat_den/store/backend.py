@@ -10,9 +10,11 @@ segments (see :func:`validate_key`); the den builds them, never users.
 
 from __future__ import annotations
 
+import os
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 from medcat_den.errors import InvalidNameError
 
@@ -27,6 +29,16 @@ def validate_key(key: str) -> str:
     return key
 
 
+@dataclass(frozen=True)
+class ObjectInfo:
+    """One stored object as the store itself reports it (S3: ``Size`` / ``LastModified``)."""
+
+    key: str
+    size: int | None
+    #: seconds since the epoch; None when the store cannot say (gc then keeps the object)
+    modified: float | None
+
+
 class StoreBackend(ABC):
     """Byte-level storage of immutable objects and compare-and-swap refs.
 
@@ -36,6 +48,10 @@ class StoreBackend(ABC):
 
     #: True when objects live on this machine's filesystem (``local_path`` works).
     is_local: bool = False
+    #: scratch folder on this machine for temp files and fetched pack folders (on the
+    #: same filesystem as ``local_path`` results, so they can be hard-linked); None: the
+    #: system temp folder. ``gc`` removes what killed processes left in it.
+    tmp_dir: str | None = None
 
     # --- immutable objects -------------------------------------------------
     @abstractmethod
@@ -88,9 +104,36 @@ class StoreBackend(ABC):
         """Yield the ref keys that start with ``prefix``."""
 
     # --- optional ----------------------------------------------------------
+    def list_entries(self, prefix: str, start_after: str | None = None) -> Iterator[ObjectInfo]:
+        """Objects under ``prefix`` in key order (after ``start_after``), with size and age.
+
+        The default sorts ``list_keys`` and stats ``local_path``; remote backends
+        override it with what their listing returns.
+        """
+        for key in sorted(self.list_keys(prefix)):
+            if start_after is not None and key <= start_after:
+                continue
+            path = self.local_path(key) if self.is_local else None
+            try:
+                st = os.stat(path) if path else None
+            except OSError:
+                st = None
+            yield ObjectInfo(key, st.st_size if st else None, st.st_mtime if st else None)
+
     def local_path(self, key: str) -> str | None:
         """Path of the object on this machine's filesystem, if it has one."""
         return None
+
+    def refresh(self, key: str) -> None:
+        """Drop any local copy of ``key`` so that the next read asks the store (caches)."""
+        return None
+
+    def check_guarantees(self) -> list[str]:
+        """Problems with the write guarantees the den relies on (conditional create, CAS).
+
+        Empty when the backend honours them. Remote backends probe their server.
+        """
+        return []
 
     def describe(self) -> str:
         """A short, credential-free description for logs and errors."""

@@ -22,6 +22,7 @@ from filelock import FileLock
 from medcat_den.errors import BackendError, KeyNotFoundError
 from medcat_den.store import fsutil
 from medcat_den.store.backend import StoreBackend, validate_key
+from medcat_den.store.layout import is_blob_key
 
 
 class LocalFolderBackend(StoreBackend):
@@ -47,7 +48,8 @@ class LocalFolderBackend(StoreBackend):
                 os.umask(old)
         except OSError as e:
             raise BackendError(f"cannot create den folder {self.root}: {e.strerror}") from e
-        self.tmp_dir = os.path.join(self.root, "tmp")
+        self.scratch = os.path.join(self.root, "tmp")
+        self.tmp_dir: str | None = self.scratch
 
     # --- paths ---------------------------------------------------------------
     def _obj(self, key: str) -> str:
@@ -77,20 +79,20 @@ class LocalFolderBackend(StoreBackend):
             raise KeyNotFoundError(f"{key} not found in {self.describe()}") from None
 
     def _mode_for(self, key: str) -> int:
-        return self._blob_mode if key.startswith("blobs/") else self._file_mode
+        return self._blob_mode if is_blob_key(key) else self._file_mode
 
     def put_file_if_absent(self, key: str, src_path: str) -> bool:
         final = self._obj(key)
         if os.path.exists(final):
             return False
-        tmp = fsutil.write_temp(self.tmp_dir, fsutil.copy_into(src_path), self._mode_for(key))
+        tmp = fsutil.write_temp(self.scratch, fsutil.copy_into(src_path), self._mode_for(key))
         return fsutil.publish_if_absent(tmp, final)
 
     def put_bytes_if_absent(self, key: str, data: bytes) -> bool:
         final = self._obj(key)
         if os.path.exists(final):
             return False
-        tmp = fsutil.write_temp(self.tmp_dir, lambda f: f.write(data), self._mode_for(key))
+        tmp = fsutil.write_temp(self.scratch, lambda f: f.write(data), self._mode_for(key))
         return fsutil.publish_if_absent(tmp, final)
 
     def exists(self, key: str) -> bool:
@@ -141,7 +143,7 @@ class LocalFolderBackend(StoreBackend):
                 fsutil.fsync_dir(os.path.dirname(path))
                 return True
             payload = data
-            tmp = fsutil.write_temp(self.tmp_dir, lambda f: f.write(payload), self._file_mode)
+            tmp = fsutil.write_temp(self.scratch, lambda f: f.write(payload), self._file_mode)
             fsutil.replace_atomically(tmp, path)
             return True
 

@@ -31,17 +31,21 @@ BUILTIN_TYPES = ("LOCAL_USER", "LOCAL_MACHINE", "S3")
 APP = "medcat_den"
 
 
+def default_local_root(den_type: str) -> str:
+    """The default folder of a ``LOCAL_USER`` / ``LOCAL_MACHINE`` den."""
+    import platformdirs
+
+    if den_type.strip().upper() == "LOCAL_USER":
+        return os.path.join(platformdirs.user_data_dir(APP), "den")
+    # machine-wide: the platform's site data dir, never a world-writable temp folder
+    return os.path.join(platformdirs.site_data_dir(APP), "den")
+
+
 def _local_backend(kind: str) -> Callable[[dict[str, Any]], StoreBackend]:
     def build(cfg: dict[str, Any]) -> StoreBackend:
-        import platformdirs
-
         from medcat_den.store.local import LocalFolderBackend
 
-        root = cfg.pop("root", None) or cfg.pop("path", None)
-        if root is None:
-            base = (platformdirs.user_data_dir(APP) if kind == "LOCAL_USER"
-                    else platformdirs.site_data_dir(APP))
-            root = os.path.join(base, "den")
+        root = cfg.pop("root", None) or cfg.pop("path", None) or default_local_root(kind)
         shared = bool(cfg.pop("shared", kind == "LOCAL_MACHINE"))
         if cfg:
             raise ConfigError(

@@ -13,6 +13,9 @@ Config keys (all optional; the environment fills what is missing):
     backoff_base (float): first retry delay in seconds, doubled per attempt (default 0.25).
     connect_timeout (float), read_timeout (float): seconds (defaults 10 and 60).
     list_page_size (int): keys per list request (default 1000, S3's maximum).
+    single_writer (bool): accept an endpoint that ignores conditional writes, on the
+        promise that only one process ever writes to this den (default
+        ``MEDCAT_DEN_S3_SINGLE_WRITER``, else false). See "Know the server" below.
 
 Credentials come only from the standard AWS chain (environment, shared files,
 SSO, instance roles); passing keys here is refused, and nothing this class
@@ -24,6 +27,13 @@ so the first complete writer wins and nobody sees a partial object) and
 ``If-None-Match: *``). Large objects are uploaded in parts and completed with
 ``If-None-Match: *``; an interrupted upload is aborted and leaves nothing
 visible.
+
+Know the server: before its first write, the backend probes (on a scratch key
+under ``objects/tmp/``) that the endpoint refuses a second ``If-None-Match: *``
+create and a ``If-Match`` with a wrong ETag. An endpoint that accepts either
+(s3rver, some S3 gateways) would let concurrent pushers overwrite each other's
+catalog entries, so it is refused with :class:`UnsafeBackendError` naming the
+endpoint and the missing guarantee, unless ``single_writer`` is set.
 """
 
 from __future__ import annotations
@@ -39,8 +49,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 from tqdm.auto import tqdm
 
-from medcat_den.errors import BackendError, ConfigError, KeyNotFoundError
-from medcat_den.store.backend import StoreBackend, validate_key
+from medcat_den.errors import BackendError, ConfigError, KeyNotFoundError, UnsafeBackendError
+from medcat_den.store.backend import ObjectInfo, StoreBackend, validate_key
 
 logger = logging.getLogger(__name__)
 
@@ -48,6 +58,12 @@ T = TypeVar("T")
 
 MiB = 1024 * 1024
 ENV_REMOTE_HOST = "MEDCAT_DEN_REMOTE_HOST"
+ENV_SINGLE_WRITER = "MEDCAT_DEN_S3_SINGLE_WRITER"
+GUARANTEE_CREATE = "conditional create (PUT with If-None-Match: * must fail when the key exists)"
+GUARANTEE_CAS = "compare-and-swap (PUT with If-Match must fail when the ETag differs)"
+# endpoint -> missing guarantees (a property of the server), probed once per process
+_PROBED: dict[str, list[str]] = {}
+_PROBE_LOCK = threading.Lock()
 _CREDENTIAL_KEYS = frozenset({
     "aws_access_key_id", "aws_secret_access_key", "aws_session_token",
     "access_key", "secret_key", "secret", "token", "password", "credentials",
@@ -88,6 +104,10 @@ def _redact_url(url: str) -> str:
     return urlunsplit((parts.scheme, host, parts.path, parts.query, parts.fragment))
 
 
+class _ProbeRefused(Exception):
+    """The server answered a probe write with an error other than a failed precondition."""
+
+
 class S3Backend(StoreBackend):
     """Objects and compare-and-swap refs in an S3 bucket under a prefix."""
 
@@ -110,6 +130,7 @@ class S3Backend(StoreBackend):
         connect_timeout: float = 10.0,
         read_timeout: float = 60.0,
         list_page_size: int = 1000,
+        single_writer: bool | None = None,
     ) -> None:
         if url is None and bucket is None:
             url = os.environ.get(ENV_REMOTE_HOST) or None
@@ -142,6 +163,11 @@ class S3Backend(StoreBackend):
         self.backoff_base = float(backoff_base)
         self._timeouts = (float(connect_timeout), float(read_timeout))
         self.list_page_size = max(1, min(1000, int(list_page_size)))
+        if single_writer is None:
+            single_writer = os.environ.get(ENV_SINGLE_WRITER, "").strip().lower() in (
+                "1", "true", "yes", "on")
+        self.single_writer = bool(single_writer)
+        self._checked = False
         self._client_lock = threading.Lock()
         self._client: Any = None
         self._client_pid = -1
@@ -281,9 +307,9 @@ class S3Backend(StoreBackend):
                     raise self._error(op, full_key, e) from None
                 delay = min(self.backoff_base * 2 ** (attempt - 1), 10.0)
                 delay *= 0.5 + random.random()
-                logger.warning("S3 %s on %s: %s; retry %d/%d in %.2fs", op,
-                               self._where(full_key), type(e).__name__, attempt,
-                               self.max_attempts - 1, delay)
+                logger.warning("S3 %s on %s: %s (code %s, HTTP %s); retry %d/%d in %.2fs", op,
+                               self._where(full_key), type(e).__name__, self._code(e) or "-",
+                               self._status(e) or "-", attempt, self.max_attempts - 1, delay)
                 time.sleep(delay)
         raise AssertionError("unreachable")
 
@@ -372,6 +398,8 @@ class S3Backend(StoreBackend):
         return self._put_if_absent(full, data)
 
     def _put_if_absent(self, full: str, data: bytes) -> bool:
+        self.ensure_safe()
+
         def put() -> None:
             self.client.put_object(Bucket=self.bucket, Key=full, Body=data, IfNoneMatch="*")
 
@@ -402,6 +430,7 @@ class S3Backend(StoreBackend):
 
     def _multipart_upload(self, full: str, key: str, src_path: str, size: int) -> bool:
         """Upload in parts; complete with ``If-None-Match: *``; abort on any failure."""
+        self.ensure_safe()
         created, _ = self._call("create multipart upload", full, lambda: self.client
                                 .create_multipart_upload(Bucket=self.bucket, Key=full))
         upload_id = created["UploadId"]
@@ -455,7 +484,8 @@ class S3Backend(StoreBackend):
                            "for incomplete uploads cleans it up", self._where(full),
                            type(e).__name__)
 
-    def _list(self, kind: str, prefix: str) -> Iterator[str]:
+    def _list_info(self, kind: str, prefix: str,
+                   start_after: str | None = None) -> Iterator[ObjectInfo]:
         root = self._root(kind)
         full_prefix = root + prefix
         token: str | None = None
@@ -464,6 +494,8 @@ class S3Backend(StoreBackend):
                                       "MaxKeys": self.list_page_size}
             if token:
                 kwargs["ContinuationToken"] = token
+            elif start_after is not None:
+                kwargs["StartAfter"] = root + start_after
 
             def page(kw: dict[str, Any] = kwargs) -> dict[str, Any]:
                 resp: dict[str, Any] = self.client.list_objects_v2(**kw)
@@ -471,13 +503,89 @@ class S3Backend(StoreBackend):
 
             resp, _ = self._call("list", full_prefix, page)
             for obj in resp.get("Contents", []):
-                yield obj["Key"][len(root):]
+                modified = obj.get("LastModified")
+                yield ObjectInfo(obj["Key"][len(root):], int(obj.get("Size", 0)),
+                                 modified.timestamp() if modified is not None else None)
             if not resp.get("IsTruncated"):
                 return
             token = resp.get("NextContinuationToken")
 
     def list_keys(self, prefix: str) -> Iterator[str]:
-        return self._list("objects", prefix)
+        return (info.key for info in self._list_info("objects", prefix))
+
+    def list_entries(self, prefix: str, start_after: str | None = None) -> Iterator[ObjectInfo]:
+        return self._list_info("objects", prefix, start_after)
+
+    # --- write guarantees ---------------------------------------------------------------
+    def check_guarantees(self) -> list[str]:
+        """Probe (once per process and endpoint) conditional create and CAS on a scratch key."""
+        where = self._endpoint_desc()
+        with _PROBE_LOCK:
+            if where not in _PROBED:
+                _PROBED[where] = self._probe()
+            return list(_PROBED[where])
+
+    def ensure_safe(self) -> None:
+        """Raise UnsafeBackendError before the first write to a non-conforming endpoint."""
+        if self._checked:
+            return
+        missing = self.check_guarantees()
+        if missing and not self.single_writer:
+            raise UnsafeBackendError(
+                f"the S3 endpoint {self._endpoint_desc()} (den s3://{self.bucket}/{self.prefix}) "
+                f"does not honour {' nor '.join(missing)}; concurrent writers would silently "
+                "lose versions, so nothing was written. Use a server that supports conditional "
+                f"writes, or, if only one process ever writes to this den, set {ENV_SINGLE_WRITER}"
+                "=1 (config key single_writer: true)")
+        if missing:
+            logger.warning("S3 endpoint %s lacks %s; single-writer mode: only one process may "
+                           "write to %s", self._endpoint_desc(), "; ".join(missing),
+                           self.describe())
+        self._checked = True
+
+    def _probe(self) -> list[str]:
+        import uuid
+
+        from botocore.exceptions import ClientError
+
+        full = self._full("objects", f"tmp/probe-{uuid.uuid4().hex}")
+        missing: list[str] = []
+
+        def put(**cond: str) -> bool:
+            """True if the server accepted the write, False if it refused the condition."""
+            try:
+                self._call("probe put", full, lambda: self.client.put_object(
+                    Bucket=self.bucket, Key=full, Body=b"probe", **cond), _PRECONDITION_CODES
+                    | frozenset({"NotImplemented", "501", "400", "InvalidArgument"}))
+                return True
+            except ClientError as e:
+                if self._is(e, _PRECONDITION_CODES):
+                    return False
+                raise _ProbeRefused(f"{self._code(e)} (HTTP {self._status(e)})") from None
+
+        try:
+            try:
+                put(IfNoneMatch="*")
+            except _ProbeRefused as e:
+                return [f"{GUARANTEE_CREATE} [the server rejects the header: {e}]",
+                        GUARANTEE_CAS]
+            try:
+                if put(IfNoneMatch="*"):
+                    missing.append(GUARANTEE_CREATE)
+            except _ProbeRefused as e:
+                missing.append(f"{GUARANTEE_CREATE} [{e}]")
+            try:
+                if put(IfMatch='"00000000000000000000000000000000"'):
+                    missing.append(GUARANTEE_CAS)
+            except _ProbeRefused as e:
+                missing.append(f"{GUARANTEE_CAS} [{e}]")
+        finally:
+            try:
+                self.client.delete_object(Bucket=self.bucket, Key=full)
+            except Exception as e:  # noqa: BLE001 - a leftover probe object is harmless
+                logger.warning("could not delete probe object %s (%s)", self._where(full),
+                               type(e).__name__)
+        return missing
 
     def delete(self, key: str) -> None:
         full = self._full("objects", key)
@@ -499,6 +607,7 @@ class S3Backend(StoreBackend):
             raise
 
     def write_ref(self, key: str, data: bytes | None, expected_token: str | None) -> bool:
+        self.ensure_safe()
         full = self._full("refs", key)
         conflict = _PRECONDITION_CODES | _MISSING_CODES
         if data is None:
@@ -546,7 +655,7 @@ class S3Backend(StoreBackend):
             return False
 
     def list_refs(self, prefix: str) -> Iterator[str]:
-        return self._list("refs", prefix)
+        return (info.key for info in self._list_info("refs", prefix))
 
     # --- description ----------------------------------------------------------------------
     def _endpoint_desc(self) -> str:
@@ -569,6 +678,7 @@ class S3Backend(StoreBackend):
         state = self.__dict__.copy()
         state["_client"] = None
         state["_client_pid"] = -1
+        state["_checked"] = False
         del state["_client_lock"]
         return state
 

@@ -188,9 +188,10 @@ def test_fetch_model_returns_subclass(den: Den, tiny_pack: Path) -> None:
     class MyCAT(CAT):
         pass
 
-    den.push_model(str(tiny_pack), "x", name="tiny")
-    cat = den.fetch_model("den://tiny", cat_class=MyCAT)
+    info = den.push_model(str(tiny_pack), "x", name="tiny")
+    cat = den.fetch_model("den://tiny", cat_class=MyCAT, device="cpu")
     assert type(cat) is MyCAT
+    assert den.source_of(cat) == info.model_id
 
 
 def test_two_different_packs_two_models(den: Den, tmp_path: Path) -> None:

@@ -10,9 +10,9 @@ import pytest
 import yaml
 
 from medcat_den.den import Den, get_default_den
-from medcat_den.den.den import manifest_key
 from medcat_den.den.sync import den_for_spec, sync_dens
 from medcat_den.errors import ConfigError, PolicyError
+from medcat_den.store.layout import manifest_key
 from medcat_den.store.local import LocalFolderBackend
 from tests._s3 import S3Server, start_server
 

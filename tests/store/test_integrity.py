@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from medcat_den.den import Den
-from medcat_den.den.den import blob_key, manifest_key
 from medcat_den.errors import IntegrityError
+from medcat_den.store.layout import blob_key, manifest_key
 from medcat_den.store.local import LocalFolderBackend
 
 

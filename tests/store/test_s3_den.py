@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from medcat_den.den import Den, get_default_den
-from medcat_den.den.den import blob_key
+from medcat_den.store.layout import blob_key
 from medcat_den.store.s3 import S3Backend
 from tests._s3 import S3Server
 
