@@ -3,7 +3,21 @@
 from medcat_den.den.den import Den, source_of
 from medcat_den.den.model_info import ModelInfo
 from medcat_den.den.refs import ModelRef, is_den_ref, parse_ref
-from medcat_den.den.resolver import create_backend, get_default_den
+from medcat_den.den.resolver import create_backend
+
+# medcat-den 0.6.0's names (issue 15); get_default_den also takes 0.6.0's arguments
+from medcat_den.den.legacy_backend import DenBackend  # noqa: E402
+from medcat_den.den.legacy_resolver import (  # noqa: E402
+    get_default_den,
+    get_default_machine_local_den,
+    get_default_user_local_den,
+)
+from medcat_den.errors import (  # noqa: E402
+    DuplicateModelException,
+    NoSuchBackendException,
+    NoSuchModel,
+    UnsupportedAPIException,
+)
 
 __all__ = [
     "Den",
@@ -14,4 +28,11 @@ __all__ = [
     "is_den_ref",
     "parse_ref",
     "source_of",
+    "DenBackend",
+    "DuplicateModelException",
+    "NoSuchBackendException",
+    "NoSuchModel",
+    "UnsupportedAPIException",
+    "get_default_machine_local_den",
+    "get_default_user_local_den",
 ]

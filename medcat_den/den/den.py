@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any
 from tqdm.auto import tqdm
 
 from medcat_den.den.hooks import BlobCache, DenPolicy
+from medcat_den.den.legacy_api import LegacyDenAPI
 from medcat_den.den.model_info import ModelInfo
 from medcat_den.den.refs import LATEST, ModelRef, parse_ref
 from medcat_den.errors import (
@@ -108,7 +109,7 @@ def _name_key(name: str) -> str:
     return f"names/{validate_name(name)}.json"
 
 
-class Den:
+class Den(LegacyDenAPI):
     """A content-addressed store of MedCAT model packs."""
 
     def __init__(
@@ -254,8 +255,16 @@ class Den:
         cid = self.resolve(ref)
         return self._info_from(cid, self._load_manifest(cid), self._names_index())
 
-    def list_available_models(self, name: str | None = None) -> list[ModelInfo]:
-        """Every model in the den (optionally only those named ``name``), newest first."""
+    def list_available_models(
+        self, backend_name: str | None = None, *, name: str | None = None
+    ) -> list[ModelInfo]:
+        """Every model in the den (optionally only those named ``name``), newest first.
+
+        ``backend_name`` (medcat-den 0.6.0's first argument) lists another backend of a
+        multi-backend den; a name it does not know raises NoSuchBackendException.
+        """
+        if backend_name is not None and self.get_backend(backend_name) is not self:
+            return self.legacy_list_models(backend_name, name)
         index = self._names_index()
         out = []
         for cid in self._manifest_ids():
