@@ -123,3 +123,7 @@ class NotAllowedToFineTuneLocallyException(PolicyError, ValueError):
 
 class BaseModelDeletionError(PolicyError, ValueError):
     """0.6.0 ``delete_model`` of a base model without ``allow_delete_base_models=True``."""
+
+
+class InvalidSaveTargetError(DenError, TypeError):
+    """``save_model_pack`` under den injection got a target folder that is not a path string."""

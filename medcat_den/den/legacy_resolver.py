@@ -22,6 +22,7 @@ import logging
 import os
 from typing import Any
 
+from medcat_den.addons import _load_addons
 from medcat_den.backend import DenType, get_registered_remote_den, has_registered_remote_den
 from medcat_den.config import DenConfig, LocalDenConfig, RemoteDenConfig
 from medcat_den.den import resolver as core
@@ -75,6 +76,7 @@ def _single(type_: Any, location: str | None, host: str | None,
         raise ConfigError("multi_backend is set up through MEDCAT_DEN_BACKENDS_JSON")
     if kind.is_local():
         return core.get_default_den(kind.value.upper(), location or None, offline=offline)
+    _load_addons()
     host = host or os.environ.get("MEDCAT_DEN_REMOTE_HOST")
     if not host:
         raise ConfigError("Need to specify a host for remote den")
@@ -103,6 +105,7 @@ def _read_backends_json(path: str) -> dict[str, Any]:
 
 def resolve_multi_backend(path: str, offline: bool | None = None) -> tuple[dict[str, Any], str]:
     """The named backends of a MEDCAT_DEN_BACKENDS_JSON file, and the default's name."""
+    _load_addons()  # 0.6.0 add-ons register remote den classes
     data = _read_backends_json(path)
     default = str(data.get("default_backend", DEFAULT_BACKEND))
     if default not in data["backends"]:
@@ -119,6 +122,9 @@ def resolve_multi_backend(path: str, offline: bool | None = None) -> tuple[dict[
         if isinstance(den, Den):
             den.label = f"{name} ({den.label})"
         backends[name] = den
+    for den in backends.values():
+        if isinstance(den, Den):
+            den.attach_backends(backends, default)
     if not isinstance(backends[default], Den):
         raise UnsupportedAPIException(
             f"the default backend {default!r} of {path} is a registered 0.6.0 den class; only "
@@ -174,9 +180,6 @@ def get_default_den(
         if not isinstance(den, Den):
             raise UnsupportedAPIException(f"backend {backend_name!r} is a registered 0.6.0 den; "
                                           "use den.get_backend(name) on the default den")
-        for d in backends.values():
-            if isinstance(d, Den):
-                d.attach_backends(backends, default)
         return den
     if config_file is not None or (kind is None and where is None and host is None):
         return core.get_default_den(None, None, config_file, backend_name, offline)

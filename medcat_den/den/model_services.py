@@ -2,9 +2,9 @@
 
 Config: none. Training and evaluation live in layers above the den (linking, training,
 jobs), which the den must not import. A higher layer registers a :class:`ModelService`
-here (``medcat_den.compat.services`` does so when imported, and every medcat-den 0.6.0
-module path imports it); the den's 0.6.0 methods look it up and, with none registered,
-raise :class:`~medcat_den.errors.UnsupportedAPIException` saying what to import.
+here (``medcat_den.compat`` does so when imported; every medcat-den 0.6.0 module path
+imports it, and it is a ``medcat_den.addons`` entry point, loaded on first need); the
+den's 0.6.0 methods look it up and, with none registered, raise :class:`~medcat_den.errors.UnsupportedAPIException` saying what to import.
 See adrs/0902-model-services-registry.md.
 """
 
@@ -50,6 +50,13 @@ def get_model_service(what: str) -> ModelService:
     """The registered service; UnsupportedAPIException naming ``what`` if there is none."""
     with _lock:
         service = _service
+    if service is None:
+        # add-ons (entry points "medcat_den.addons", e.g. medcat_den.compat) may register one
+        from medcat_den.addons import _load_addons
+
+        _load_addons()
+        with _lock:
+            service = _service
     if service is None:
         raise UnsupportedAPIException(
             f"{what} needs the training layer, which is not loaded: {HOW_TO_ENABLE}")
