@@ -123,7 +123,11 @@ class LegacyDenAPI:
                 return den.resolve(model_id)
             except (InvalidNameError, ModelNotFoundError, AmbiguousRefError):
                 pass
-        matches = [i for i in den.list_available_models() if i.medcat_model_id == model_id]
+        # 0.6.0's ids are MedCAT model hashes: the info's own, or the id given
+        hashes = {model_id}
+        if isinstance(model, ModelInfo) and model.medcat_model_id:
+            hashes.add(model.medcat_model_id)
+        matches = [i for i in den.list_available_models() if i.medcat_model_id in hashes]
         if not matches:
             raise NoSuchModel(model, backend_name or self._legacy_default,
                               "(looked up as a content id, den ref and MedCAT model hash)")
