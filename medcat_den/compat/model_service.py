@@ -136,6 +136,7 @@ class CompatModelService:
                 trainer = Trainer(component, config,
                                   checkpoint_dir=os.path.join(scratch, "checkpoints"))
                 result = trainer.fit(export)
+            os.makedirs(os.path.join(scratch, "output"))
             out = cat.save_model_pack(os.path.join(scratch, "output"), pack_name="pack",
                                       make_archive=False, add_hash_to_pack_name=False)
             save_extra = getattr(component, "save_into_pack", None)
