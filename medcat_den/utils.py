@@ -6,7 +6,7 @@ Config: none.
 from __future__ import annotations
 
 from collections.abc import Callable
-from functools import lru_cache, wraps
+from functools import cache, wraps
 from typing import Any
 
 from pydantic import BaseModel
@@ -45,7 +45,7 @@ def summarise_models(models: list[ModelInfo]) -> str:
 
 def cache_on_model(func: Callable[[Any], Any]) -> Any:
     """Cache ``func(model)`` on the model's JSON (pydantic models are not hashable)."""
-    @lru_cache(maxsize=None)
+    @cache
     def cached(json_key: str, type_: type[BaseModel]) -> Any:
         return func(type_.model_validate_json(json_key))
 

@@ -1,18 +1,20 @@
-"""The den's public API: ``get_default_den()``, ``Den``, ``ModelInfo``, refs."""
+"""The den's public API: ``get_default_den()``, ``Den``, ``ModelInfo``, refs.
+
+Also medcat-den 0.6.0's names (``DenBackend``, its exceptions, ``get_default_user_local_den``
+...); ``get_default_den`` takes 0.6.0's arguments too (docs/migrating-from-medcat-den.md).
+"""
 
 from medcat_den.den.den import Den, source_of
-from medcat_den.den.model_info import ModelInfo
-from medcat_den.den.refs import ModelRef, is_den_ref, parse_ref
-from medcat_den.den.resolver import create_backend
-
-# medcat-den 0.6.0's names (issue 15); get_default_den also takes 0.6.0's arguments
-from medcat_den.den.legacy_backend import DenBackend  # noqa: E402
-from medcat_den.den.legacy_resolver import (  # noqa: E402
+from medcat_den.den.legacy_backend import DenBackend
+from medcat_den.den.legacy_resolver import (
     get_default_den,
     get_default_machine_local_den,
     get_default_user_local_den,
 )
-from medcat_den.errors import (  # noqa: E402
+from medcat_den.den.model_info import ModelInfo
+from medcat_den.den.refs import ModelRef, is_den_ref, parse_ref
+from medcat_den.den.resolver import create_backend
+from medcat_den.errors import (
     DuplicateModelException,
     NoSuchBackendException,
     NoSuchModel,
@@ -28,6 +30,7 @@ __all__ = [
     "is_den_ref",
     "parse_ref",
     "source_of",
+    # medcat-den 0.6.0's
     "DenBackend",
     "DuplicateModelException",
     "NoSuchBackendException",

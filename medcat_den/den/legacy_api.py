@@ -267,7 +267,7 @@ class LegacyDenAPI:
                 self.move_model(model, origin, destination)
 
     def finetune_model(self, model_info: Any, data: Any,
-                       backend_name: str | None = None) -> LegacyModelInfo:
+                       backend_name: str | None = None) -> Any:
         """Fine-tune the model on ``data`` (a MedCATtrainer export, or a list of paths to ones).
 
         Runs our trainer as a background job and waits for it; returns the pushed
@@ -275,11 +275,12 @@ class LegacyDenAPI:
         """
         target = self.get_backend(backend_name)
         if not _is_our_den(target):
-            return target.finetune_model(model_info, data)  # type: ignore[no-any-return]
+            return target.finetune_model(model_info, data)
         service = get_model_service("finetune_model")
         cid = target.legacy_resolve(model_info, backend_name)
         pushed = service.finetune(target._den(), cid, data)
-        return target.legacy_info(pushed)
+        info: LegacyModelInfo = target.legacy_info(pushed)
+        return info
 
     def evaluate_model(self, model_info: Any, data: Any,
                        backend_name: str | None = None) -> dict[str, Any]:

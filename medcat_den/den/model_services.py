@@ -4,7 +4,8 @@ Config: none. Training and evaluation live in layers above the den (linking, tra
 jobs), which the den must not import. A higher layer registers a :class:`ModelService`
 here (``medcat_den.compat`` does so when imported; every medcat-den 0.6.0 module path
 imports it, and it is a ``medcat_den.addons`` entry point, loaded on first need); the
-den's 0.6.0 methods look it up and, with none registered, raise :class:`~medcat_den.errors.UnsupportedAPIException` saying what to import.
+den's 0.6.0 methods look it up and, with none registered, raise
+:class:`~medcat_den.errors.UnsupportedAPIException` saying what to import.
 See adrs/0902-model-services-registry.md.
 """
 
