@@ -251,3 +251,25 @@ def test_utils_summary_and_local_cache(den: Any, base_info: Any, isolated_env: P
         cache.get("k")
     cache.add_to_den(den)
     assert has_local_cache(den)
+
+
+def test_admin_guide_environment_and_tutorial(isolated_env: Path, monkeypatch: pytest.MonkeyPatch,
+                                              tiny_pack: Path) -> None:
+    """0.6.0's admin guide (MEDCAT_DEN_TYPE / MEDCAT_DEN_PATH) and its tutorial notebook."""
+    from medcat_den.den import (
+        get_default_den,
+        get_default_machine_local_den,
+        get_default_user_local_den,
+    )
+    from medcat_den.utils import summarise_den
+
+    monkeypatch.setenv("MEDCAT_DEN_TYPE", "LOCAL_MACHINE")
+    monkeypatch.setenv("MEDCAT_DEN_PATH", str(isolated_env / "srv-models"))
+    den = get_default_den()
+    assert den.den_type is DenType.LOCAL_MACHINE
+    pushed = den.push_model(str(tiny_pack), "shared")
+    machine_local = get_default_machine_local_den()
+    assert summarise_den(machine_local).startswith("Den (LOCAL_MACHINE) with 1 models:")
+    assert pushed.model_id in summarise_den(machine_local)
+    user_local = get_default_user_local_den(location=str(isolated_env / "mine"))
+    assert summarise_den(user_local) == "Den (LOCAL_USER) with 0 models:\nNo models available"
