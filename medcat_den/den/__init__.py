@@ -4,6 +4,7 @@ Also medcat-den 0.6.0's names (``DenBackend``, its exceptions, ``get_default_use
 ...); ``get_default_den`` takes 0.6.0's arguments too (docs/migrating-from-medcat-den.md).
 """
 
+from medcat_den.backend import DenType
 from medcat_den.den.den import Den, source_of
 from medcat_den.den.legacy_backend import DenBackend
 from medcat_den.den.legacy_resolver import (
@@ -32,6 +33,7 @@ __all__ = [
     "source_of",
     # medcat-den 0.6.0's
     "DenBackend",
+    "DenType",
     "DuplicateModelException",
     "NoSuchBackendException",
     "NoSuchModel",

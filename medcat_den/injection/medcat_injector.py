@@ -17,7 +17,6 @@ from typing import Any
 from medcat.cat import CAT
 from medcat.utils.defaults import DEFAULT_PACK_NAME
 
-import medcat_den.compat  # noqa: F401  (registers finetune_model / evaluate_model)
 from medcat_den.den import Den, get_default_den
 from medcat_den.injection import api
 from medcat_den.injection.options import InjectionOptions

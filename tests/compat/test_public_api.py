@@ -165,9 +165,9 @@ DIFFERENCES: dict[str, str] = {
 NAMES = {
     "medcat_den.backend": ["DenType", "register_remote_den", "has_registered_remote_den",
                            "get_registered_remote_den"],
-    "medcat_den.base": ["ModelInfo"],
+    "medcat_den.base": ["ModelInfo", "ModelCard"],
     "medcat_den.config": ["DenConfig", "LocalDenConfig", "RemoteDenConfig", "LocalCacheConfig"],
-    "medcat_den.den": ["Den", "DenBackend", "DuplicateModelException", "NoSuchBackendException",
+    "medcat_den.den": ["Den", "DenBackend", "DenType", "ModelInfo", "DuplicateModelException", "NoSuchBackendException",
                        "NoSuchModel", "UnsupportedAPIException", "get_default_den",
                        "get_default_user_local_den", "get_default_machine_local_den"],
     "medcat_den.resolver": ["resolve", "resolve_from_config"],
