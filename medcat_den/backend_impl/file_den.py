@@ -1,25 +1,6 @@
-"""medcat-den 0.6.0's ``LocalFileDen``: a local den from a ``LocalDenConfig``.
-
-Config: ``cnf`` (:class:`medcat_den.config.LocalDenConfig`: ``type``, ``location``).
-It is our :class:`~medcat_den.den.Den` over a local folder backend rooted at
-``location`` (0.6.0 kept an sqlite registry under ``location/.medcat-den``; ours keeps
-manifests and name refs in the folder itself, see the migration guide).
-"""
-
-from __future__ import annotations
+"""medcat-den 0.6.0's ``medcat_den.backend_impl.file_den``: ``LocalFileDen``."""
 
 import medcat_den.compat  # noqa: F401  (registers finetune_model / evaluate_model)
-from medcat_den.config import LocalDenConfig
-from medcat_den.den import Den, create_backend
+from medcat_den.den.legacy_file_den import LocalFileDen
 
-
-class LocalFileDen(Den):
-    """A :class:`~medcat_den.den.Den` built from 0.6.0's ``LocalDenConfig``."""
-
-    def __init__(self, cnf: LocalDenConfig) -> None:
-        if not cnf.type.is_local():
-            raise ValueError(f"LocalFileDen needs a local den type, not {cnf.type.value}")
-        self._cnf = cnf
-        backend = create_backend(cnf.type.value.upper(), {"root": str(cnf.location)})
-        super().__init__(backend)
-        self._legacy_type = cnf.type
+__all__ = ["LocalFileDen"]

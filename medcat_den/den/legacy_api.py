@@ -18,7 +18,7 @@ from __future__ import annotations
 import functools
 import inspect
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from medcat_den.backend import DenType
@@ -28,6 +28,7 @@ from medcat_den.den.model_services import get_model_service
 from medcat_den.errors import (
     AmbiguousRefError,
     BaseModelDeletionError,
+    ConfigError,
     DuplicateModelException,
     InvalidNameError,
     ModelNotFoundError,
@@ -58,7 +59,8 @@ class LegacyDenAPI:
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        for attr, wrap in (("fetch_model", _wrap_fetch), ("push_model", _wrap_push)):
+        for attr, wrap in (("__init__", _wrap_init), ("fetch_model", _wrap_fetch),
+                           ("push_model", _wrap_push)):
             method = cls.__dict__.get(attr)
             if method is not None and not getattr(method, "_legacy_wrapped", False):
                 setattr(cls, attr, wrap(method))
@@ -71,6 +73,22 @@ class LegacyDenAPI:
                 f"default backend {default!r} is not one of {sorted(backends)}")
         self._legacy_backends = dict(backends)
         self._legacy_default = default
+
+    # 0.6.0's private names, which its users' code and tests reach for
+    @property
+    def _backends(self) -> dict[str, Any]:
+        return dict(self._legacy_backends or {DEFAULT_BACKEND: self})
+
+    @property
+    def _default_backend_name(self) -> str:
+        return self._legacy_default
+
+    @property
+    def _default_backend(self) -> Any:
+        return self._backends[self._legacy_default]
+
+    def _get_backend(self, backend_name: str | None = None) -> Any:
+        return self.get_backend(backend_name)
 
     @property
     def backend_names(self) -> list[str]:
@@ -305,9 +323,46 @@ def _split_backend(kwargs: dict[str, Any], positional: Any, what: str) -> str | 
     return backend_name
 
 
+def _wrap_init(original: Callable[..., Any]) -> Callable[..., Any]:
+    """Also accept 0.6.0's ``Den(backends, default_backend_name)``."""
+    @functools.wraps(original)
+    def __init__(self: LegacyDenAPI, *args: Any, **kwargs: Any) -> None:
+        if "backends" in kwargs:
+            backends = kwargs.pop("backends")
+        elif args and isinstance(args[0], Mapping):
+            backends, args = args[0], args[1:]
+        else:
+            original(self, *args, **kwargs)
+            return
+        if len(args) > 1 or set(kwargs) - {"default_backend_name"}:
+            raise TypeError("Den(backends, default_backend_name) takes no other arguments")
+        default = kwargs.pop("default_backend_name", args[0] if args else None)
+        if not backends:
+            raise ConfigError("Must provide at least one backend")
+        if default not in backends:
+            raise ConfigError(f"Default backend '{default}' not found in provided backends")
+        base = backends[default]
+        if not _is_our_den(base):
+            raise UnsupportedAPIException(
+                f"the default backend {default!r} must be one of our dens, not {type(base)}")
+        original(self, base.backend, cache=base.cache, policy=base.policy, offline=base.offline,
+                 label=base.label)
+        self._legacy_type = getattr(base, "_legacy_type", None)
+        self.attach_backends(dict(backends), default)
+
+    __init__._legacy_wrapped = True  # type: ignore[attr-defined]
+    return __init__
+
+
 def _wrap_fetch(original: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(original)
-    def fetch_model(self: LegacyDenAPI, ref: Any, *args: Any, **kwargs: Any) -> Any:
+    def fetch_model(self: LegacyDenAPI, *args: Any, **kwargs: Any) -> Any:
+        if args:
+            ref, args = args[0], args[1:]
+        elif "model_info" in kwargs or "ref" in kwargs:  # 0.6.0's keyword: model_info=
+            ref = kwargs.pop("model_info") if "model_info" in kwargs else kwargs.pop("ref")
+        else:
+            raise TypeError("fetch_model() missing the model (ref / model_info)")
         positional = None
         if args and (isinstance(args[0], str) or args[0] is None) and len(args) == 1:
             # 0.6.0: fetch_model(model_info, backend_name); ours: (ref, cat_class, ...)
@@ -350,8 +405,17 @@ def _medcat_hash_fallback(den: LegacyDenAPI, ref: str) -> str | None:
 
 def _wrap_push(original: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(original)
-    def push_model(self: LegacyDenAPI, model: Any, description: Any = "", *args: Any,
-                   **kwargs: Any) -> Any:
+    def push_model(self: LegacyDenAPI, *args: Any, **kwargs: Any) -> Any:
+        if args:
+            model, args = args[0], args[1:]
+        elif "cat" in kwargs or "model" in kwargs:  # 0.6.0's keyword: cat=
+            model = kwargs.pop("cat") if "cat" in kwargs else kwargs.pop("model")
+        else:
+            raise TypeError("push_model() missing the model (cat / model)")
+        if args:
+            description, args = args[0], args[1:]
+        else:
+            description = kwargs.pop("description", "")
         if len(args) > 2:
             raise TypeError("push_model() takes (model, description, backend_name, "
                             "push_unchanged) positionally; pass the rest by keyword")

@@ -12,12 +12,38 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any
 
-from pydantic import ConfigDict, Field
+from pydantic import ConfigDict, Field, field_validator
 
 from medcat_den.den.model_info import ModelInfo
 
 # placeholder infos (built by 0.6.0 code) have no creation time
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+# what 0.6.0 fills into model cards of older MedCAT versions (its ModelInfo.make_permissive)
+CARD_DEFAULTS: dict[str, Any] = {
+    "Pipeline Description": {"core": {}, "addons": []},
+    "Required Plugins": [],
+    "Location": "N/A",
+    "Basic CDB Stats": {"Unsupervised training history": [], "Supervised training history": []},
+    "Source Ontology": ["unknown"],
+}
+
+
+def _fill(card: dict[str, Any], defaults: dict[str, Any]) -> None:
+    for key, default in defaults.items():
+        value = card.get(key)
+        if value is None or type(value) is not type(default):
+            card[key] = json_copy(default)
+        elif isinstance(default, dict):
+            _fill(value, default)
+
+
+def json_copy(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: json_copy(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [json_copy(v) for v in value]
+    return value
 
 
 class LegacyModelInfo(ModelInfo):
@@ -28,6 +54,16 @@ class LegacyModelInfo(ModelInfo):
     created_at: datetime = Field(default=EPOCH)
     model_card: dict[str, Any] | None = None
     base_model: LegacyModelInfo | None = None
+
+    @field_validator("model_card", mode="before")
+    @classmethod
+    def make_permissive(cls, v: Any) -> Any:
+        """Accept model cards of older MedCAT versions (missing keys get 0.6.0's defaults)."""
+        if isinstance(v, dict):
+            card = {**v}
+            _fill(card, CARD_DEFAULTS)
+            return card
+        return v
 
     @classmethod
     def from_model_pack(cls, cat: Any) -> LegacyModelInfo:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import threading
 from typing import Any
 
 from medcat_den.addons import _load_addons
@@ -29,6 +30,7 @@ from medcat_den.den import resolver as core
 from medcat_den.den.den import Den
 from medcat_den.den.legacy_api import DEFAULT_BACKEND
 from medcat_den.den.legacy_backend import DenBackend
+from medcat_den.den.legacy_file_den import LocalFileDen
 from medcat_den.errors import ConfigError, UnsupportedAPIException
 
 logger = logging.getLogger(__name__)
@@ -46,10 +48,23 @@ def _den_type(value: Any) -> DenType | None:
         return None  # one of our own types (e.g. a registered "pkg.module.Class")
 
 
+_resolved: dict[tuple[type, str], Any] = {}
+_resolved_lock = threading.Lock()
+
+
 def resolve_from_config(config: DenConfig) -> Any:
-    """The den (or registered 0.6.0 backend) a 0.6.0 config describes."""
+    """The den (or registered 0.6.0 backend) a 0.6.0 config describes; the same one for equal
+    configs (as 0.6.0 cached it)."""
+    key = (type(config), config.model_dump_json())
+    with _resolved_lock:
+        if key not in _resolved:
+            _resolved[key] = _build_from_config(config)
+        return _resolved[key]
+
+
+def _build_from_config(config: DenConfig) -> Any:
     if isinstance(config, LocalDenConfig):
-        return core.get_default_den(config.type.value.upper(), str(config.location))
+        return LocalFileDen(config)
     if has_registered_remote_den(config.type):
         den = get_registered_remote_den(config.type)(cnf=config)
         if not isinstance(den, DenBackend):
@@ -75,7 +90,9 @@ def _single(type_: Any, location: str | None, host: str | None,
     if kind is DenType.MULTI_BACKEND:
         raise ConfigError("multi_backend is set up through MEDCAT_DEN_BACKENDS_JSON")
     if kind.is_local():
-        return core.get_default_den(kind.value.upper(), location or None, offline=offline)
+        where = location or os.environ.get("MEDCAT_DEN_PATH") or core.default_local_root(
+            kind.value.upper())
+        return LocalFileDen(LocalDenConfig(type=kind, location=where))
     _load_addons()
     host = host or os.environ.get("MEDCAT_DEN_REMOTE_HOST")
     if not host:

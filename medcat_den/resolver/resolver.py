@@ -76,6 +76,25 @@ def resolve(
         local_cache_path=local_cache_path, expiration_time=expiration_time, max_size=max_size,
         eviction_policy=eviction_policy, remote_allow_local_fine_tune=remote_allow_local_fine_tune,
         remote_allow_push_fine_tuned=remote_allow_push_fine_tuned)
+    cache_path = local_cache_path or os.environ.get(MEDCAT_DEN_LOCAL_CACHE_PATH)
+    if cache_path:  # 0.6.0 gives the den a local cache whenever one is configured
+        from medcat_den.cache.local_cache import (
+            DEFAULT_EVICTION_POLICY,
+            DEFAULT_EXPIRATION_TIME,
+            DEFAULT_MAX_SIZE,
+            LocalCache,
+        )
+        from medcat_den.config import LocalCacheConfig
+
+        LocalCache(LocalCacheConfig(
+            path=cache_path,
+            expiration_time=expiration_time or int(os.environ.get(
+                MEDCAT_DEN_LOCAL_CACHE_EXPIRATION_TIME, DEFAULT_EXPIRATION_TIME)),
+            max_size=max_size or int(os.environ.get(MEDCAT_DEN_LOCAL_CACHE_MAX_SIZE,
+                                                    DEFAULT_MAX_SIZE)),
+            eviction_policy=str(eviction_policy or os.environ.get(
+                MEDCAT_DEN_LOCAL_CACHE_EVICTION_POLICY, DEFAULT_EVICTION_POLICY)),
+        )).add_to_den(den)
     return {DEFAULT_BACKEND: den}, DEFAULT_BACKEND
 
 
