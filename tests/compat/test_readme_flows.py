@@ -273,3 +273,26 @@ def test_admin_guide_environment_and_tutorial(isolated_env: Path, monkeypatch: p
     assert pushed.model_id in summarise_den(machine_local)
     user_local = get_default_user_local_den(location=str(isolated_env / "mine"))
     assert summarise_den(user_local) == "Den (LOCAL_USER) with 0 models:\nNo models available"
+
+
+def test_060_den_constructor_and_resolve_from_config(isolated_env: Path, tiny_pack: Path) -> None:
+    from medcat_den.backend_impl import LocalFileDen
+    from medcat_den.config import LocalDenConfig
+    from medcat_den.den import Den
+    from medcat_den.resolver import resolve_from_config
+
+    cnf = LocalDenConfig(type=DenType.LOCAL_USER, location=str(isolated_env / "a"))
+    a = resolve_from_config(cnf)
+    assert isinstance(a, LocalFileDen) and resolve_from_config(cnf.model_copy()) is a
+    b = LocalFileDen(LocalDenConfig(type=DenType.LOCAL_MACHINE, location=str(isolated_env / "b")))
+    assert b.den_type is DenType.LOCAL_MACHINE
+    den = Den(backends={"a": a, "b": b}, default_backend_name="b")
+    assert den.den_type is DenType.MULTI_BACKEND and den._get_backend("a") is a
+    pushed = den.push_model(str(tiny_pack), "to b")
+    assert [m.model_id for m in b.list_available_models()] == [pushed.model_id]
+    den.sync_backend("b", "a")
+    assert a.has_model(pushed)
+    with pytest.raises(ValueError, match="Default backend 'c' not found"):
+        Den({"a": a}, "c")
+    with pytest.raises(ValueError, match="at least one backend"):
+        Den(backends={}, default_backend_name="a")
