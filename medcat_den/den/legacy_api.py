@@ -56,6 +56,7 @@ class LegacyDenAPI:
     _legacy_backends: dict[str, Any] | None = None
     _legacy_default: str = DEFAULT_BACKEND
     _legacy_type: DenType | None = None
+    _legacy_multi: bool = False
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -66,13 +67,23 @@ class LegacyDenAPI:
                 setattr(cls, attr, wrap(method))
 
     # ----------------------------------------------------------------- backends
-    def attach_backends(self, backends: dict[str, Any], default: str) -> None:
-        """Make this den the ``default`` backend of a multi-backend den over ``backends``."""
+    def attach_backends(self, backends: dict[str, Any], default: str,
+                        multi: bool = False) -> None:
+        """Let ``backend_name=`` reach ``backends`` from this den (``None``: this den).
+
+        ``multi``: this den stands for the multi-backend den (``den_type`` MULTI_BACKEND).
+        """
         if default not in backends:
             raise NoSuchBackendException(
                 f"default backend {default!r} is not one of {sorted(backends)}")
         self._legacy_backends = dict(backends)
         self._legacy_default = default
+        self._legacy_multi = multi
+
+    @classmethod
+    def from_backends(cls, backends: dict[str, Any], default_backend_name: str) -> Any:
+        """0.6.0's ``Den(backends, default_backend_name)``: a multi-backend den."""
+        return cls(backends, default_backend_name)  # type: ignore[call-arg]
 
     # 0.6.0's private names, which its users' code and tests reach for
     @property
@@ -88,7 +99,7 @@ class LegacyDenAPI:
         return self._backends[self._legacy_default]
 
     def _get_backend(self, backend_name: str | None = None) -> Any:
-        return self.get_backend(backend_name)
+        return self._default_backend if backend_name is None else self.get_backend(backend_name)
 
     @property
     def backend_names(self) -> list[str]:
@@ -110,8 +121,9 @@ class LegacyDenAPI:
 
     @property
     def den_type(self) -> DenType:
-        """MULTI_BACKEND for a den from MEDCAT_DEN_BACKENDS_JSON, else its backend's type."""
-        if self._legacy_backends:
+        """MULTI_BACKEND for the den of MEDCAT_DEN_BACKENDS_JSON / ``Den(backends, ...)``, else
+        its backend's type."""
+        if self._legacy_multi:
             return DenType.MULTI_BACKEND
         if self._legacy_type is not None:
             return self._legacy_type
@@ -348,7 +360,7 @@ def _wrap_init(original: Callable[..., Any]) -> Callable[..., Any]:
         original(self, base.backend, cache=base.cache, policy=base.policy, offline=base.offline,
                  label=base.label)
         self._legacy_type = getattr(base, "_legacy_type", None)
-        self.attach_backends(dict(backends), default)
+        self.attach_backends(dict(backends), default, multi=True)
 
     __init__._legacy_wrapped = True  # type: ignore[attr-defined]
     return __init__

@@ -31,7 +31,7 @@ from medcat_den.den.den import Den
 from medcat_den.den.legacy_api import DEFAULT_BACKEND
 from medcat_den.den.legacy_backend import DenBackend
 from medcat_den.den.legacy_file_den import LocalFileDen
-from medcat_den.errors import ConfigError, UnsupportedAPIException
+from medcat_den.errors import ConfigError, NoSuchBackendException, UnsupportedAPIException
 
 logger = logging.getLogger(__name__)
 
@@ -193,10 +193,15 @@ def get_default_den(
     multi = os.environ.get(MEDCAT_DEN_BACKENDS_JSON)
     if multi and kind is None and where is None and config_file is None:
         backends, default = resolve_multi_backend(multi, offline)
-        den: Den = backends[backend_name] if backend_name else backends[default]
+        if backend_name is None:
+            # 0.6.0's multi-backend den (over the same stores as the default backend)
+            multi_den: Den = Den.from_backends(backends, default)
+            return multi_den
+        den = backends.get(backend_name)
         if not isinstance(den, Den):
-            raise UnsupportedAPIException(f"backend {backend_name!r} is a registered 0.6.0 den; "
-                                          "use den.get_backend(name) on the default den")
+            raise NoSuchBackendException(
+                f"{MEDCAT_DEN_BACKENDS_JSON} has no backend {backend_name!r} of ours; backends: "
+                f"{', '.join(sorted(backends))}")
         return den
     if config_file is not None or (kind is None and where is None and host is None):
         return core.get_default_den(None, None, config_file, backend_name, offline)

@@ -152,7 +152,8 @@ def test_multi_backend_readme_flow(isolated_env: Path, monkeypatch: pytest.Monke
         a.model_id, b.model_id}
     # a den for one named backend, and 0.6.0's resolver view of the same file
     prod = get_default_den(backend_name="machine_prod")
-    assert prod.den_type is DenType.MULTI_BACKEND
+    assert prod.den_type is DenType.LOCAL_MACHINE
+    assert den._get_backend().den_type is DenType.LOCAL_USER  # 0.6.0: the default backend
     assert {m.model_id for m in prod.list_available_models()} == {a.model_id, b.model_id}
     from medcat_den.resolver import resolve
 
