@@ -81,3 +81,53 @@ class ServedModelNotFoundError(ModelNotFoundError, ValueError):
 
 class UnsafeBackendError(BackendError):
     """A storage endpoint ignores the conditional writes the den needs (see single-writer mode)."""
+
+
+# --- medcat-den 0.6.0 compatibility (issue 15): the exception types 0.6.0 code catches. ---
+# Each is also one of ours (so ``except DenError`` still sees it) and a ValueError, as in 0.6.0.
+
+
+class DuplicateModelException(DenError, ValueError):
+    """0.6.0: a model with this id is already in the (destination) den."""
+
+
+class NoSuchBackendException(ConfigError):
+    """0.6.0: ``backend_name`` / ``origin`` / ``destination`` names no backend of the den."""
+
+
+class NoSuchModel(ModelNotFoundError, ValueError):
+    """0.6.0: the model is not in the named backend."""
+
+    def __init__(self, model_info: object, backend_name: str, extra: str = "") -> None:
+        model_id = getattr(model_info, "model_id", model_info)
+        super().__init__(f"Could not find model {model_id} in backend '{backend_name}'. {extra}")
+        self.model_info = model_info
+        self.backend_name = backend_name
+
+
+class UnsupportedAPIException(DenError, ValueError):
+    """0.6.0: this den (or backend) does not offer the API called."""
+
+
+class CannotWrapModel(DenError, ValueError):
+    """0.6.0: ``CATWrapper.load_model_pack`` needs a model info and a den config."""
+
+
+class CannotSaveOnDiskException(DenError, ValueError):
+    """0.6.0: a ``CATWrapper`` refuses ``save_model_pack`` without ``force_save_local=True``."""
+
+
+class CannotSendToRemoteException(PolicyError, ValueError):
+    """0.6.0: pushing a locally fine-tuned model to a remote den is not allowed."""
+
+
+class NotAllowedToFineTuneLocallyException(PolicyError, ValueError):
+    """0.6.0: fine-tuning a remote den's model locally is not allowed."""
+
+
+class BaseModelDeletionError(PolicyError, ValueError):
+    """0.6.0 ``delete_model`` of a base model without ``allow_delete_base_models=True``."""
+
+
+class InvalidSaveTargetError(DenError, TypeError):
+    """``save_model_pack`` under den injection got a target folder that is not a path string."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from medcat_den.cache.blob_cache import BlobCache, CacheEntry
 from medcat_den.cache.cached_backend import CachedBackend, unwrap
+from medcat_den.cache.local_cache import LocalCache  # medcat-den 0.6.0's
 from medcat_den.cache.settings import CacheSettings
 
 
@@ -15,5 +16,5 @@ def cache_for_remote() -> BlobCache:
     return BlobCache(CacheSettings.from_env())
 
 
-__all__ = ["BlobCache", "CacheEntry", "CacheSettings", "CachedBackend", "cache_for_remote",
-           "unwrap"]
+__all__ = ["BlobCache", "CacheEntry", "CacheSettings", "CachedBackend", "LocalCache",
+           "cache_for_remote", "unwrap"]

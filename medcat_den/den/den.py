@@ -27,6 +27,7 @@ from medcat_den.cache import BlobCache, CachedBackend
 from medcat_den.den import fetch, maintenance, provenance, push
 from medcat_den.den.catalog import Catalog, CatalogState, Entry, info_of
 from medcat_den.den.hooks import DenPolicy
+from medcat_den.den.legacy_api import LegacyDenAPI
 from medcat_den.den.model_info import ModelInfo
 from medcat_den.den.refs import LATEST, ModelRef, parse_ref
 from medcat_den.errors import (
@@ -60,7 +61,7 @@ def source_of(cat: Any) -> str | None:
     return provenance.source_of(cat)
 
 
-class Den:
+class Den(LegacyDenAPI):
     """A content-addressed store of MedCAT model packs."""
 
     def __init__(
@@ -178,8 +179,16 @@ class Den:
         found = self.catalog.view(lambda st: st.info(cid))
         return found if found is not None else self.info_from_manifest(cid)
 
-    def list_available_models(self, name: str | None = None) -> list[ModelInfo]:
-        """Every model in the den (optionally only those named ``name``), newest first."""
+    def list_available_models(
+        self, backend_name: str | None = None, *, name: str | None = None
+    ) -> list[ModelInfo]:
+        """Every model in the den (optionally only those named ``name``), newest first.
+
+        ``backend_name`` (medcat-den 0.6.0's first argument) lists another backend of a
+        multi-backend den; a name it does not know raises NoSuchBackendException.
+        """
+        if backend_name is not None and self.get_backend(backend_name) is not self:
+            return self.legacy_list_models(backend_name, name)
 
         def listing(state: CatalogState) -> list[ModelInfo]:
             index = state.index()

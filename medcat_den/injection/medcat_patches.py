@@ -19,7 +19,7 @@ from typing import Any
 
 from medcat_den.errors import ModelNotFoundError
 from medcat_den.injection.patcher import ClassPatch
-from medcat_den.injection.routing import den_name_for_save, den_ref_for_load
+from medcat_den.injection.routing import den_ref_for_load, save_target
 from medcat_den.injection.state import InjectionState
 
 logger = logging.getLogger(__name__)
@@ -153,15 +153,12 @@ class MedCATPatches:
             bound = _bind(_SAVE_SIG, self, *args, **kwargs)
             if bound is None:
                 return call_original()
-            pack_name = bound.get("pack_name")
-            if pack_name is None:
-                from medcat.utils.defaults import DEFAULT_PACK_NAME
-
-                pack_name = DEFAULT_PACK_NAME
-            name = den_name_for_save(bound["target_folder"], pack_name, handle.options)
-            if name is None:
+            target = save_target(bound["target_folder"], bound.get("pack_name"),
+                                 bound.get("change_description"), handle.options)
+            if target is None:
                 return call_original()
-            description = bound.get("change_description") or ""
+            name, description = target.name, target.description
+            pack_name = bound.get("pack_name")
             logger.info("Injected den: save_model_pack(%r, %r) -> pushing as %r to the den",
                         bound["target_folder"], pack_name, name)
             with state.bypassed():

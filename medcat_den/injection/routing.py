@@ -11,15 +11,20 @@ Rules (options from :class:`medcat_den.injection.options.InjectionOptions`):
   this one from disk". Names that already are den refs (``den://...``, content ids)
   skip the mapper.
 - a ref without a scheme is a den name (``NAME``, ``NAME@ALIAS``, ``NAME/VERSION``).
+- saves (``inject_save``, see :func:`save_target`): with no ``pack_name`` the target
+  folder names the model (medcat-den 0.6.0 treated it as the pack name); the description
+  is ``change_description``, else the pack name, else the target folder (0.6.0's rule, so
+  ``cat.save_model_pack("a message")`` pushes with description "a message").
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 from medcat_den.den.refs import is_den_ref, parse_ref
-from medcat_den.errors import ConfigError, InvalidNameError
+from medcat_den.errors import ConfigError, InvalidNameError, InvalidSaveTargetError
 from medcat_den.injection.options import InjectionOptions, ModelNameMapper
 
 
@@ -86,3 +91,55 @@ def den_name_for_save(target_folder: object, pack_name: object,
             f"cannot save {name!r} to the den as {mapped!r}: that is a content id, not a model name"
         )
     return ref.name
+
+
+DEFAULT_PACK_NAME = "medcat2_model_pack"  # MedCAT's; a save without pack_name gets it
+
+
+@dataclass(frozen=True)
+class SaveTarget:
+    """Where an injected ``save_model_pack`` pushes: a den name (None: the den's default)."""
+
+    name: str | None
+    description: str
+
+
+def save_target(target_folder: object, pack_name: object, change_description: object,
+                options: InjectionOptions) -> SaveTarget | None:
+    """What ``cat.save_model_pack(target_folder, pack_name, ...)`` pushes, or None for disk.
+
+    A target folder that is not a path string is refused (InvalidSaveTargetError)
+    rather than handed to MedCAT, which fails inside with a TypeError.
+    """
+    folder = _as_str(target_folder)
+    if folder is None:
+        raise InvalidSaveTargetError(
+            f"save_model_pack(target_folder={target_folder!r}) with den injection "
+            "(inject_save): the target folder must be a path string; to push with a "
+            "description, pass change_description=... (or the description as the target "
+            "folder, medcat-den 0.6.0 style)")
+    if pack_name is not None and _as_str(pack_name) is None:
+        raise InvalidSaveTargetError(f"save_model_pack(pack_name={pack_name!r}): not a string")
+    given = _as_str(pack_name) if pack_name not in (None, DEFAULT_PACK_NAME) else None
+    if change_description is not None and not isinstance(change_description, str):
+        raise InvalidSaveTargetError(
+            f"save_model_pack(change_description={change_description!r}): not a string")
+    description = change_description or given or folder
+    if given is not None:
+        name = den_name_for_save(folder, given, options)
+        return None if name is None else SaveTarget(name, description)
+    # no pack name: the target folder is the model's name (0.6.0: "use folder as pack name")
+    if options.prefix is not None:
+        if not folder.startswith(options.prefix):
+            return None
+        base = folder[len(options.prefix):].strip("/" + os.sep)
+    else:
+        base = os.path.basename(os.path.normpath(folder)) if folder else ""
+    mapped = apply_mapper(base, options.model_name_mapper) if base else base
+    if mapped is None:
+        return None
+    try:
+        ref = parse_ref(mapped) if mapped else None
+    except InvalidNameError:
+        ref = None  # e.g. a message with spaces (0.6.0 style): the den picks the name
+    return SaveTarget(ref.name if ref is not None else None, description)
