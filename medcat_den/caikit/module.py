@@ -17,6 +17,7 @@ import logging
 import os
 import shutil
 import tempfile
+import uuid
 from collections.abc import Iterable
 from typing import Any, List, Optional  # noqa: UP035  (caikit reads typing.Optional)
 
@@ -32,6 +33,8 @@ from medcat_den.caikit.den_access import fetch_cat, open_den
 from medcat_den.caikit.pack_loading import load_cat
 from medcat_den.caikit.tasks import EntityLinkingTask
 from medcat_den.errors import ConfigError, InvalidPackError
+from medcat_den.jobs import JobSpec, push_result, train_to_pack
+from medcat_den.training import TrainerConfig
 
 logger = logging.getLogger(__name__)
 
@@ -137,14 +140,24 @@ class MedCATModule(ModuleBase):  # type: ignore[misc]
         name: Optional[str] = None,  # noqa: UP045
         aliases: Optional[List[str]] = None,  # noqa: UP006, UP045
     ) -> "MedCATModule":
-        """Fine-tune the base model's trainable linker; the result is pushed to the den."""
-        # lazy: the trainers package imports this module
-        from medcat_den.caikit.trainers.train_api import train_medcat_linker
+        """Fine-tune the base model's trainable linker; the result is pushed to the den.
 
-        result: MedCATModule = train_medcat_linker(
-            cls, base_model, train_data, eval_data=eval_data, trainer_config=trainer_config,
-            name=name, aliases=aliases)
-        return result
+        This is what caikit runtime's training route calls with a plain caikit ``LOCAL``
+        trainer: the job runs synchronously in this thread, on the default den and
+        component factory (the ``MEDCAT_EMBEDDING_LINKER`` trainer runs the same job in
+        the background). caikit reads only this signature (``typing.Optional`` / ``List``).
+        """
+        if not base_model:
+            raise ConfigError("base_model (a den ref or content id) is required")
+        job_id = f"sync:{uuid.uuid4().hex}"
+        with tempfile.TemporaryDirectory(prefix="medcat-den-train-") as scratch:
+            spec = JobSpec(id=job_id, uuid=job_id, trainer_name="LOCAL", base_model=base_model,
+                           train_data=train_data, eval_data=eval_data or None,
+                           trainer_config=TrainerConfig.from_any(dict(trainer_config or {})),
+                           name=name or None, aliases=list(aliases or []), scratch=scratch)
+            outcome = train_to_pack(spec)
+            info = push_result(spec, outcome)
+        return cls(fetch_cat(spec.den.open(), info.model_id), den_model_id=info.model_id)
 
     @classmethod
     def load(

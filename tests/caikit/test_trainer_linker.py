@@ -36,7 +36,7 @@ def linker_pack(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_trainer_drives_the_real_linker(linker_pack: Path) -> None:
     from medcat.cat import CAT
 
-    from medcat_den.caikit.trainers.components import embedding_linker_component
+    from medcat_den.jobs.components import embedding_linker_component
 
     cat = CAT.load_model_pack(str(linker_pack))
     component = embedding_linker_component(cat, str(linker_pack))
@@ -72,12 +72,10 @@ def test_caikit_job_fine_tunes_the_linker_in_the_den(isolated_env: Path,
     assert model.run("the patient was diagnosed with asthma last year .").entities
 
     # the synchronous path caikit's LOCAL trainer takes (MedCATModule.train)
-    from medcat_den.caikit.trainers.train_api import train_medcat_linker
-
     data = isolated_env / "train.json"
     data.write_text(json.dumps(make_export(1, 40)))
-    sync = train_medcat_linker(MedCATModule, "den://toy-linker", str(data),
-                               trainer_config={**CONFIG, "epochs": 2}, name="toy-linker-sync")
+    sync = MedCATModule.train("den://toy-linker", str(data),
+                              trainer_config={**CONFIG, "epochs": 2}, name="toy-linker-sync")
     assert isinstance(sync, MedCATModule)
     assert den.info(sync.den_model_id).parents == [base.model_id]
     assert den.info("den://toy-linker-sync").model_id == sync.den_model_id

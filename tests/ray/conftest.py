@@ -36,7 +36,7 @@ if not _have_ray():  # the optional `ray` extra is not installed: skip this grou
 
 @pytest.fixture(scope="module")
 def ray_den(tmp_path_factory: pytest.TempPathFactory, tiny_pack: Path) -> Iterator[RayDen]:
-    from medcat_den.caikit.trainers.ray_cluster import LocalRayHead
+    from medcat_den.jobs.ray_head import LocalRayHead
 
     servers = start_server()
     s3 = next(servers)
