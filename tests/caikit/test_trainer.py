@@ -54,7 +54,7 @@ def configure(state_dir: Path, name: str = "linker", **config: Any) -> None:
         "config": {"component_factory": TOY, "state_dir": str(state_dir), **config}}}}})
 
 
-def wait_for(predicate: Any, timeout: float = 60.0, what: str = "condition") -> None:
+def wait_for(predicate: Any, timeout: float = 120.0, what: str = "condition") -> None:
     deadline = time.monotonic() + timeout
     while not predicate():
         if time.monotonic() > deadline:
@@ -216,12 +216,12 @@ def test_max_workers_queue_and_cancel_queued(den_models, tmp_path) -> None:
                                  train_data=TRAIN, trainer_config=ENDLESS)
     third = MODEL_MANAGER.train(MedCATModule, trainer="linker", base_model="den://tiny",
                                 train_data=TRAIN, trainer_config=ENDLESS)
-    wait_for(lambda: first.get_info().status == JobStatus.RUNNING, 60, "first job running")
+    wait_for(lambda: first.get_info().status == JobStatus.RUNNING, 120, "first job running")
     assert second.get_info().status == JobStatus.QUEUED
     second.cancel()
     assert second.get_info().status == JobStatus.CANCELED and second.wait(60)
     first.cancel()
-    wait_for(lambda: third.get_info().status == JobStatus.RUNNING, 60, "third job running")
+    wait_for(lambda: third.get_info().status == JobStatus.RUNNING, 120, "third job running")
     third.cancel()
     assert third.wait(120) and first.wait(120)
     trainer = MODEL_MANAGER.get_trainer("linker")
@@ -244,7 +244,7 @@ def test_other_processes_cancel_and_see_interrupted_jobs(den_models, tmp_path) -
     configure(state)
     future = MODEL_MANAGER.train(MedCATModule, trainer="linker", base_model="den://tiny",
                                  train_data=TRAIN, trainer_config=ENDLESS)
-    wait_for(lambda: future.get_info().step > 0, 60, "training steps")
+    wait_for(lambda: future.get_info().step > 0, 120, "training steps")
     # another process cancels it through the shared state dir
     canceller = _run_py(
         "from medcat_den.caikit.trainers import MedCATEmbeddingLinkerTrainer as T\n"

@@ -191,9 +191,9 @@ def test_failing_job_is_errored_with_its_message(ray_den: RayDen) -> None:
 
 def test_two_concurrent_jobs(ray_den: RayDen) -> None:
     configure(ray_den)
-    # each job trains for 15 s (time limit), so the cluster running both at once shows as
+    # each job trains for 10 s (time limit), so the cluster running both at once shows as
     # both training at the same time for seconds, not in one lucky poll
-    config = {**ENDLESS, "time_limit_s": 15}
+    config = {**ENDLESS, "time_limit_s": 10}
     futures = [MODEL_MANAGER.train(MedCATModule, trainer="ray", base_model="den://tiny",
                                    train_data=TRAIN, trainer_config={**config, "seed": seed},
                                    name=f"tiny-conc-{seed}") for seed in (1, 2)]
@@ -216,22 +216,27 @@ def test_two_concurrent_jobs(ray_den: RayDen) -> None:
 
 
 @pytest.fixture(scope="module")
-def linker_runs(ray_den: RayDen, linker_base: Any) -> dict[int, Any]:
+def linker_runs(ray_den: RayDen, linker_base: Any) -> dict[Any, Any]:
     """The real trainable linker fine-tuned by a single-worker and a two-worker Ray job,
-    submitted together (they share the cluster)."""
+    submitted together (they share the cluster): their infos, and the base's metrics."""
     configure(ray_den, component_factory=None, name="ray-linker")
     futures = {workers: MODEL_MANAGER.train(
         MedCATModule, trainer="ray-linker", base_model="den://toy-linker",
         train_data=LINKER_TRAIN, eval_data=LINKER_DEVEL, trainer_config=LINKER_CONFIG,
         name=f"toy-linker-ray{workers}", num_workers=workers) for workers in (1, 2)}
-    for future in futures.values():
+    from medcat_den.linking import evaluate
+
+    runs: dict[Any, Any] = {"base": evaluate(ray_den.den.fetch_model(linker_base.model_id),
+                                             LINKER_DEVEL)}
+    for workers, future in futures.items():
         assert future.wait(300)
-    return {workers: future.get_info() for workers, future in futures.items()}
+        runs[workers] = future.get_info()
+    return runs
 
 
 @pytest.mark.parametrize("workers", [1, 2])
 def test_real_linker_fine_tuned_on_ray(ray_den: RayDen, linker_base: Any,
-                                       linker_runs: dict[int, Any], workers: int) -> None:
+                                       linker_runs: dict[Any, Any], workers: int) -> None:
     from medcat_den.linking import evaluate
 
     info = linker_runs[workers]
@@ -242,9 +247,8 @@ def test_real_linker_fine_tuned_on_ray(ray_den: RayDen, linker_base: Any,
     assert meta["trainer_config"].get("num_workers", 1) == workers
     assert meta["steps"] == info.max_steps > 0
     # the pushed model links differently from its base where the annotations say it should
-    base_cat = ray_den.den.fetch_model(linker_base.model_id)
-    trained_cat = ray_den.den.fetch_model(pushed.model_id)
-    before, after = evaluate(base_cat, LINKER_DEVEL), evaluate(trained_cat, LINKER_DEVEL)
+    before = linker_runs["base"]
+    after = evaluate(ray_den.den.fetch_model(pushed.model_id), LINKER_DEVEL)
     assert after["f1"] > before["f1"] + 0.03, (before, after)
     assert after["precision"] > before["precision"]
     assert math.isfinite(info.final_metrics["eval_loss"])
