@@ -17,8 +17,7 @@ import logging
 import os
 import shutil
 import tempfile
-import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any, List, Optional  # noqa: UP035  (caikit reads typing.Optional)
 
 import caikit
@@ -33,8 +32,6 @@ from medcat_den.caikit.den_access import fetch_cat, open_den
 from medcat_den.caikit.pack_loading import load_cat
 from medcat_den.caikit.tasks import EntityLinkingTask
 from medcat_den.errors import ConfigError, InvalidPackError
-from medcat_den.jobs import JobSpec, push_result, train_to_pack
-from medcat_den.training import TrainerConfig
 
 logger = logging.getLogger(__name__)
 
@@ -44,6 +41,15 @@ DEN_MODEL_ID_KEY = "den_model_id"
 DEN_REF_KEY = "den_ref"
 DEN_SPEC_KEY = "den"
 SAVED_PACK_NAME = "medcat_pack"
+
+# MedCATModule.train's implementation; the trainers layer (above this one) sets it
+_local_training: Callable[..., "MedCATModule"] | None = None
+
+
+def set_local_training(implementation: Callable[..., "MedCATModule"]) -> None:
+    """Register what :meth:`MedCATModule.train` runs (done by ``medcat_den.caikit.trainers``)."""
+    global _local_training
+    _local_training = implementation
 
 
 def _entity(ent: dict[str, Any]) -> LinkedEntity:
@@ -144,20 +150,16 @@ class MedCATModule(ModuleBase):  # type: ignore[misc]
 
         This is what caikit runtime's training route calls with a plain caikit ``LOCAL``
         trainer: the job runs synchronously in this thread, on the default den and
-        component factory (the ``MEDCAT_EMBEDDING_LINKER`` trainer runs the same job in
-        the background). caikit reads only this signature (``typing.Optional`` / ``List``).
+        component factory (the ``MEDCAT_EMBEDDING_LINKER`` trainer runs the same job in the
+        background). caikit reads only this signature (``typing.Optional`` / ``List``). The
+        work is done by the trainers layer, which registers it (:func:`set_local_training`)
+        when ``medcat_den.caikit.trainers`` is imported.
         """
-        if not base_model:
-            raise ConfigError("base_model (a den ref or content id) is required")
-        job_id = f"sync:{uuid.uuid4().hex}"
-        with tempfile.TemporaryDirectory(prefix="medcat-den-train-") as scratch:
-            spec = JobSpec(id=job_id, uuid=job_id, trainer_name="LOCAL", base_model=base_model,
-                           train_data=train_data, eval_data=eval_data or None,
-                           trainer_config=TrainerConfig.from_any(dict(trainer_config or {})),
-                           name=name or None, aliases=list(aliases or []), scratch=scratch)
-            outcome = train_to_pack(spec)
-            info = push_result(spec, outcome)
-        return cls(fetch_cat(spec.den.open(), info.model_id), den_model_id=info.model_id)
+        if _local_training is None:
+            raise ConfigError("MedCATModule.train runs in the trainers layer: import "
+                              "medcat_den.caikit.trainers first")
+        return _local_training(cls, base_model, train_data, eval_data=eval_data,
+                               trainer_config=trainer_config, name=name, aliases=aliases)
 
     @classmethod
     def load(
