@@ -56,7 +56,7 @@ def main() -> int:
                       MEDCAT_DEN_STATE_DIR=str(tmp / "state"), HF_HUB_OFFLINE="1",
                       MEDCAT_DISABLE_VERSION_CHECK="true", TQDM_DISABLE="1")
     from medcat_den.caikit import MedCATModule
-    from medcat_den.caikit.trainers import MedCATEmbeddingLinkerTrainer
+    from medcat_den.caikit.trainers import MedCATLocalTrainer
     from medcat_den.caikit.trainers.ray_trainer import MedCATRayTrainer, local_head
     from medcat_den.den import get_default_den
     from medcat_den.training.toy import make_toy_export
@@ -81,7 +81,7 @@ def main() -> int:
     import torch
 
     torch.set_num_threads(1)
-    local = MedCATEmbeddingLinkerTrainer(
+    local = MedCATLocalTrainer(
         {"component_factory": TOY, "state_dir": str(tmp / "state")}, "bench-local")
 
     def local_train(**kw: Any) -> Any:

@@ -74,7 +74,7 @@ def main() -> int:
     from medcat.cat import CAT
 
     from medcat_den.caikit import MedCATModule
-    from medcat_den.caikit.trainers import MedCATEmbeddingLinkerTrainer
+    from medcat_den.caikit.trainers import MedCATLocalTrainer
     from medcat_den.den import get_default_den
     from medcat_den.training import Trainer
     from medcat_den.training.toy import make_toy_export, toy_component_factory
@@ -99,7 +99,7 @@ def main() -> int:
         return time.perf_counter() - t0, time.thread_time() - c0
 
     def job(mode: str) -> dict[str, float]:
-        trainer = MedCATEmbeddingLinkerTrainer(
+        trainer = MedCATLocalTrainer(
             {"component_factory": TOY, "use_subprocess": mode == "subprocess"}, f"bench-{mode}")
         t0, c0 = time.perf_counter(), time.process_time()
         fut = trainer.train(MedCATModule, base_model="den://bench-base", train_data=train,
@@ -148,7 +148,7 @@ def main() -> int:
     # 1. submit latency (jobs queue behind one running job and are then canceled)
     endless = {"epochs": 100000, "batch_size": 2, "eval_each_epoch": False,
                "checkpoint_each_epoch": False, "num_threads": args.threads}
-    trainer = MedCATEmbeddingLinkerTrainer({"component_factory": TOY, "max_workers": 1},
+    trainer = MedCATLocalTrainer({"component_factory": TOY, "max_workers": 1},
                                            "bench-submit")
     lat = []
     futures = []
@@ -165,7 +165,7 @@ def main() -> int:
 
     # 3. cancel -> CANCELED
     for mode in ("thread", "subprocess"):
-        trainer = MedCATEmbeddingLinkerTrainer(
+        trainer = MedCATLocalTrainer(
             {"component_factory": TOY, "use_subprocess": mode == "subprocess"}, f"bench-c-{mode}")
         fut = trainer.train(MedCATModule, base_model="den://bench-base", train_data=train,
                             trainer_config=endless)

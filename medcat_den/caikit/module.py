@@ -17,7 +17,7 @@ import logging
 import os
 import shutil
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any, List, Optional  # noqa: UP035  (caikit reads typing.Optional)
 
 import caikit
@@ -41,6 +41,15 @@ DEN_MODEL_ID_KEY = "den_model_id"
 DEN_REF_KEY = "den_ref"
 DEN_SPEC_KEY = "den"
 SAVED_PACK_NAME = "medcat_pack"
+
+# MedCATModule.train's implementation; the trainers layer (above this one) sets it
+_local_training: Callable[..., "MedCATModule"] | None = None
+
+
+def set_local_training(implementation: Callable[..., "MedCATModule"]) -> None:
+    """Register what :meth:`MedCATModule.train` runs (done by ``medcat_den.caikit.trainers``)."""
+    global _local_training
+    _local_training = implementation
 
 
 def _entity(ent: dict[str, Any]) -> LinkedEntity:
@@ -137,14 +146,20 @@ class MedCATModule(ModuleBase):  # type: ignore[misc]
         name: Optional[str] = None,  # noqa: UP045
         aliases: Optional[List[str]] = None,  # noqa: UP006, UP045
     ) -> "MedCATModule":
-        """Fine-tune the base model's trainable linker; the result is pushed to the den."""
-        # lazy: the trainers package imports this module
-        from medcat_den.caikit.trainers.train_api import train_medcat_linker
+        """Fine-tune the base model's trainable linker; the result is pushed to the den.
 
-        result: MedCATModule = train_medcat_linker(
-            cls, base_model, train_data, eval_data=eval_data, trainer_config=trainer_config,
-            name=name, aliases=aliases)
-        return result
+        This is what caikit runtime's training route calls with a plain caikit ``LOCAL``
+        trainer: the job runs synchronously in this thread, on the default den and
+        component factory (the ``MEDCAT_EMBEDDING_LINKER`` trainer runs the same job in the
+        background). caikit reads only this signature (``typing.Optional`` / ``List``). The
+        work is done by the trainers layer, which registers it (:func:`set_local_training`)
+        when ``medcat_den.caikit.trainers`` is imported.
+        """
+        if _local_training is None:
+            raise ConfigError("MedCATModule.train runs in the trainers layer: import "
+                              "medcat_den.caikit.trainers first")
+        return _local_training(cls, base_model, train_data, eval_data=eval_data,
+                               trainer_config=trainer_config, name=name, aliases=aliases)
 
     @classmethod
     def load(

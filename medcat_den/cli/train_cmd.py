@@ -64,9 +64,9 @@ def _trainer_settings(args: argparse.Namespace) -> dict[str, Any]:
 
 def _submit(settings: dict[str, Any], request: dict[str, Any]) -> Any:
     from medcat_den.caikit import MedCATModule
-    from medcat_den.caikit.trainers import MedCATEmbeddingLinkerTrainer
+    from medcat_den.caikit.trainers import MedCATLocalTrainer
 
-    trainer = MedCATEmbeddingLinkerTrainer(settings, "cli")
+    trainer = MedCATLocalTrainer(settings, "cli")
     return trainer.train(MedCATModule, **request)
 
 
@@ -150,7 +150,7 @@ def _find(store: Any, ref: str) -> Any:
 
 
 def cmd_jobs(args: argparse.Namespace) -> int:
-    from medcat_den.caikit.trainers import JobStore
+    from medcat_den.jobs import JobStore
 
     records = JobStore(args.state_dir).list()
     if args.json:
@@ -171,7 +171,7 @@ def cmd_jobs(args: argparse.Namespace) -> int:
 
 
 def cmd_jobs_cancel(args: argparse.Namespace) -> int:
-    from medcat_den.caikit.trainers import JobStore
+    from medcat_den.jobs import JobStore
 
     store = JobStore(args.state_dir)
     record = _find(store, args.job_id)

@@ -38,8 +38,8 @@ def _wait_state(url: str, training_id: str, states: set[str], timeout: float = 1
 
 def test_http_training_status_cancel_and_serving_the_result(den_models, tmp_path: Path) -> None:
     assert "train" in MedCATModule.__dict__, (
-        "MedCATModule.train is not wired: add the classmethod shown in the docstring of "
-        "medcat_den/caikit/trainers/train_api.py to medcat_den/caikit/module.py")
+        "MedCATModule.train is not wired: caikit needs the train classmethod in "
+        "medcat_den/caikit/module.py")
     train = tmp_path / "train.json"
     train.write_text(json.dumps(make_toy_export(TINY_CONCEPTS, n_docs=30, seed=1)))
     devel = tmp_path / "devel.json"

@@ -14,6 +14,7 @@ import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from _s3 import start_server
@@ -36,7 +37,7 @@ if not _have_ray():  # the optional `ray` extra is not installed: skip this grou
 
 @pytest.fixture(scope="module")
 def ray_den(tmp_path_factory: pytest.TempPathFactory, tiny_pack: Path) -> Iterator[RayDen]:
-    from medcat_den.caikit.trainers.ray_cluster import LocalRayHead
+    from medcat_den.jobs.ray_head import LocalRayHead
 
     servers = start_server()
     s3 = next(servers)
@@ -75,3 +76,18 @@ def caikit_state() -> Iterator[None]:
 
     with isolated_caikit_state():
         yield
+
+
+@pytest.fixture(scope="module")
+def linker_base(ray_den: RayDen, tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """A real trainable-embedding-linker pack (tiny random BERT) pushed to the S3 den as
+    ``toy-linker``; its ModelInfo."""
+    from medcat_den.linking.builder import build_pack
+    from tests.conftest import write_concepts_csv
+    from tests.linking.conftest import CONCEPTS, LINKER_OVERRIDES, make_bert
+
+    bert = make_bert(tmp_path_factory.mktemp("bert"), 32, 0)
+    csv = write_concepts_csv(tmp_path_factory.mktemp("concepts") / "concepts.csv", CONCEPTS)
+    pack = build_pack(str(csv), str(tmp_path_factory.mktemp("linker")), trainable=True,
+                      config_overrides={"embedding_model_name": str(bert), **LINKER_OVERRIDES})
+    return ray_den.den.push_model(str(pack), name="toy-linker")

@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import base64
+
 import pytest
 
-from medcat_den.caikit.trainers.ray_future import log_tail, parse_markers
-from medcat_den.caikit.trainers.ray_job import GracefulStop, decode_spec, encode_spec
-from medcat_den.errors import TrainingCanceledError
+from medcat_den.errors import ConfigError, TrainingCanceledError
+from medcat_den.jobs import JobSpec
+from medcat_den.jobs.graceful import GracefulStop
+from medcat_den.jobs.ray_markers import log_tail, parse_markers
 
 pytestmark = pytest.mark.ray
 
 
 def test_markers_are_found_in_driver_and_forwarded_worker_lines() -> None:
     log = "\n".join([
-        "Running entrypoint for job x: python -m medcat_den.caikit.trainers.ray_job",
+        "Running entrypoint for job x: python -m medcat_den.jobs.ray_entry",
         'MEDCAT_DEN_PROGRESS {"phase": "loading"}',
         '(RayTrainWorker pid=42) MEDCAT_DEN_PROGRESS {"epoch": 1, "step": 3, "loss": 0.5}',
         'MEDCAT_DEN_PROGRESS {"epoch": 2, "step": 7, "loss": 0.25, "metrics": {"f1": 0.5}}',
@@ -35,8 +38,11 @@ def test_markers_are_found_in_driver_and_forwarded_worker_lines() -> None:
 
 
 def test_spec_round_trip_and_sigterm_phases() -> None:
-    spec = {"id": "a:b", "train_data": "den-data://datasets/x.json", "aliases": ["ü"]}
-    assert decode_spec(encode_spec(spec)) == spec
+    spec = JobSpec(id="a:b", uuid="0" * 32, trainer_name="ray", base_model="den://x",
+                   train_data="den-data://datasets/x.json", aliases=["ü"])
+    assert JobSpec.decode(spec.encode()) == spec
+    with pytest.raises(ConfigError, match="invalid job spec"):
+        JobSpec.decode(base64.urlsafe_b64encode(b'{"id": "a:b"}').decode())
     stop = GracefulStop()
     with pytest.raises(TrainingCanceledError):  # before training: abort at once
         stop.handle_sigterm(15, None)

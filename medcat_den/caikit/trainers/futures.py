@@ -9,7 +9,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from medcat_den.caikit.den_access import fetch_cat, open_den
+from medcat_den.caikit.den_access import fetch_cat
+from medcat_den.jobs.spec import DenSpec
 
 
 def poll_until(done: Callable[[], bool], timeout: float | None, interval_s: float) -> bool:
@@ -23,7 +24,7 @@ def poll_until(done: Callable[[], bool], timeout: float | None, interval_s: floa
     return True
 
 
-def load_trained(den: dict[str, str], module_class: type[Any], model_id: str) -> Any:
+def load_trained(den: DenSpec, module_class: type[Any], model_id: str) -> Any:
     """The den model ``model_id`` as an instance of the caikit ``module_class``."""
-    cat = fetch_cat(open_den(den), model_id)
+    cat = fetch_cat(den.open(), model_id)
     return module_class(cat, den_model_id=model_id)

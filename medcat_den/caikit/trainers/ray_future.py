@@ -3,7 +3,7 @@
 Status comes from the job (PENDING→QUEUED, RUNNING, SUCCEEDED→COMPLETED,
 STOPPED→CANCELED, FAILED→ERRORED with the job's error line and log tail); progress,
 the checkpoint written on a graceful stop and the pushed model come from marker lines in
-the job log (see :mod:`medcat_den.caikit.trainers.ray_job`). A stop that arrived after
+the job log (see :mod:`medcat_den.jobs.ray_markers`). A stop that arrived after
 the push began leaves a completed model: such a job reports COMPLETED. ``wait()``
 returns as soon as the job is terminal; ``load()`` fetches the trained model from the den.
 Nothing is kept in this process, so a future built from the id alone (another process,
@@ -12,9 +12,7 @@ after a restart) behaves the same.
 
 from __future__ import annotations
 
-import json
 import logging
-import re
 from datetime import datetime
 from typing import Any
 
@@ -22,46 +20,22 @@ from caikit.core.data_model import JobStatus
 from caikit.core.model_management.model_trainer_base import ModelTrainerFutureBase
 
 from medcat_den.caikit.trainers.futures import load_trained, poll_until
-from medcat_den.caikit.trainers.ray_job import CHECKPOINT, ERROR, MARKERS, PROGRESS, RESULT
 from medcat_den.caikit.trainers.ray_training_info import RayTrainingInfo
 from medcat_den.errors import BackendError, TrainingCanceledError, TrainingError
+from medcat_den.jobs.ray_markers import (
+    CHECKPOINT,
+    ERROR,
+    PROGRESS,
+    RESULT,
+    log_tail,
+    parse_markers,
+)
+from medcat_den.jobs.spec import DenSpec
 
 _log = logging.getLogger(__name__)
 _TERMINAL_RAY = ("SUCCEEDED", "STOPPED", "FAILED")
 _STATUS = {"PENDING": "QUEUED", "RUNNING": "RUNNING", "SUCCEEDED": "COMPLETED",
            "STOPPED": "CANCELED", "FAILED": "ERRORED"}
-LOG_TAIL_LINES = 20
-_ANSI = re.compile(r"\x1b\[[0-9;]*m")
-
-
-def parse_markers(logs: str) -> dict[str, Any]:
-    """The last payload of each marker in a job log (lines forwarded from Ray workers
-    carry a ``(pid=...)`` prefix, so markers are found anywhere in a line)."""
-    found: dict[str, Any] = {}
-    progress: dict[str, Any] = {}
-    for line in logs.splitlines():
-        for marker in MARKERS:
-            at = line.find(marker + " ")
-            if at < 0:
-                continue
-            try:
-                payload = json.loads(line[at + len(marker) + 1:])
-            except json.JSONDecodeError:
-                continue
-            if marker == PROGRESS and isinstance(payload, dict):
-                progress.update(payload)  # phase-only lines keep the latest step/epoch
-            else:
-                found[marker] = payload
-    if progress:
-        found[PROGRESS] = progress
-    return found
-
-
-def log_tail(logs: str, lines: int = LOG_TAIL_LINES) -> str:
-    """The last ``lines`` meaningful lines of a job log (no markers, no colour codes)."""
-    kept = [ln for ln in _ANSI.sub("", logs).splitlines()
-            if ln.strip() and not any(m in ln for m in (PROGRESS, RESULT))]
-    return "\n".join(kept[-lines:])
 
 
 def _when(ms: int | None) -> datetime | None:
@@ -71,7 +45,7 @@ def _when(ms: int | None) -> datetime | None:
 class RayTrainingFuture(ModelTrainerFutureBase):  # type: ignore[misc]
     """A handle on one Ray training job (see module docstring)."""
 
-    def __init__(self, training_id: str, client: Any, den: dict[str, str],
+    def __init__(self, training_id: str, client: Any, den: DenSpec,
                  module_class: type[Any], poll_interval_s: float = 0.2) -> None:
         super().__init__(future_name="", future_id=training_id, use_reversible_hash=False)
         self._client = client

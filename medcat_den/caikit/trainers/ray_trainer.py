@@ -60,11 +60,8 @@ from caikit.core.exceptions.caikit_core_exception import (
 )
 from caikit.core.model_management.model_trainer_base import ModelTrainerBase
 
-from medcat_den.caikit.den_access import open_den
 from medcat_den.caikit.module import MedCATModule
-from medcat_den.caikit.trainers.ray_cluster import LocalRayHead
 from medcat_den.caikit.trainers.ray_future import RayTrainingFuture
-from medcat_den.caikit.trainers.ray_job import encode_spec
 from medcat_den.caikit.trainers.request import (
     COMMON_KEYS,
     ResultSettings,
@@ -75,10 +72,11 @@ from medcat_den.caikit.trainers.request import (
     request_errors,
     training_ids,
 )
-from medcat_den.caikit.trainers.training_data import DEN_DATA_SCHEME, describe_source
 from medcat_den.den import Den
 from medcat_den.errors import BackendError, ConfigError, TrainingError
-from medcat_den.training import TrainerConfig, fingerprint, load_export, validate_export
+from medcat_den.jobs.data import data_ref, describe_source
+from medcat_den.jobs.ray_head import LocalRayHead
+from medcat_den.training import TrainerConfig
 
 _log = logging.getLogger(__name__)
 
@@ -202,7 +200,7 @@ class MedCATRayTrainer(ModelTrainerBase):  # type: ignore[misc]
     def _den_handle(self) -> Den:
         with self._lock:
             if self._den_obj is None:
-                self._den_obj = open_den(self._den)
+                self._den_obj = self._den.open()
             return self._den_obj
 
     # -- caikit interface ---------------------------------------------------------------
@@ -236,26 +234,10 @@ class MedCATRayTrainer(ModelTrainerBase):  # type: ignore[misc]
 
     def _data_ref(self, source: Any, what: str) -> str:
         """A reference every node can read; exports and local files go to the den once."""
-        if isinstance(source, str) and (source.startswith("s3://")
-                                        or source.startswith(DEN_DATA_SCHEME)):
-            return source
-        if isinstance(source, (dict, str, os.PathLike)):
-            try:
-                export = load_export(source)
-                validate_export(export, what)
-            except TrainingError as err:
-                raise ConfigError(str(err)) from None
-        else:
-            raise ConfigError(f"{what}: expected an export dict, a path or an s3:// / "
-                              f"{DEN_DATA_SCHEME} location, got {type(source).__name__}")
-        digest = fingerprint(export)
-        key = f"datasets/sha256/{digest}.json"
-        raw = json.dumps(export, sort_keys=True, separators=(",", ":"),
-                         ensure_ascii=False).encode("utf-8")
-        backend = self._den_handle().backend
-        if not backend.exists(key):
-            backend.put_bytes_if_absent(key, raw)
-        return DEN_DATA_SCHEME + key
+        try:
+            return data_ref(self._den_handle(), source, what)
+        except TrainingError as err:
+            raise ConfigError(str(err)) from None
 
     def _submit(self, module_class: type[Any], args: tuple[Any, ...], kwargs: dict[str, Any],
                 *, model_name: str | None, external_training_id: str | None,
@@ -279,11 +261,12 @@ class MedCATRayTrainer(ModelTrainerBase):  # type: ignore[misc]
                         factory=self._factory, den=self._den, num_workers=workers,
                         worker_resources=self._worker_resources(),
                         checkpoint_dir=self._checkpoint_dir, resume_from=resume_from)
-        public = {k: spec[k] for k in ("base_model", "name", "aliases", "num_workers")}
-        public["data"] = {"train": describe_source(train_ref),
-                          "eval": describe_source(eval_ref)}
-        entrypoint = (f"{shlex.quote(self._python)} -m medcat_den.caikit.trainers.ray_job "
-                      f"--spec-b64 {encode_spec(spec)}")
+        public = {"base_model": spec.base_model, "name": spec.name, "aliases": spec.aliases,
+                  "num_workers": spec.num_workers,
+                  "data": {"train": describe_source(train_ref),
+                           "eval": describe_source(eval_ref)}}
+        entrypoint = (f"{shlex.quote(self._python)} -m medcat_den.jobs.ray_entry "
+                      f"--spec-b64 {spec.encode()}")
         options: dict[str, Any] = {
             "entrypoint_num_cpus": self._num_cpus if workers == 1 else 0,
             "entrypoint_num_gpus": self._num_gpus if workers == 1 else 0,

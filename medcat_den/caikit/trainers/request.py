@@ -1,8 +1,8 @@
 """What the caikit trainers (``MEDCAT_EMBEDDING_LINKER``, ``MEDCAT_RAY``) share when they
 read their config and a ``train()`` request: the config keys every trainer has, the
 checks of the request, the merged :class:`~medcat_den.training.TrainerConfig`, the den
-name / aliases of the result, the training id and the job spec keys that
-:mod:`~medcat_den.caikit.trainers.job_runner` reads. Config: none (a helper module).
+name / aliases of the result, the training id and the
+:class:`~medcat_den.jobs.JobSpec` of the job. Config: none (a helper module).
 
 Errors are :class:`~medcat_den.errors.ConfigError` / ``InvalidNameError``; inside
 :func:`request_errors` they reach the caller as :class:`InvalidTrainingRequestError`.
@@ -19,11 +19,11 @@ from typing import Any
 
 from caikit.core.toolkit.reversible_hasher import ReversibleHasher
 
-from medcat_den.caikit.den_access import DEN_SPEC_KEYS, den_spec
 from medcat_den.caikit.module import MedCATModule
-from medcat_den.caikit.trainers.components import DEFAULT_FACTORY, load_factory
 from medcat_den.caikit.trainers.request_error import InvalidTrainingRequestError
 from medcat_den.errors import ConfigError, InvalidNameError
+from medcat_den.jobs.components import DEFAULT_FACTORY, load_factory
+from medcat_den.jobs.spec import DEN_SPEC_KEYS, DenSpec, JobSpec
 from medcat_den.store.names import validate_alias, validate_name
 from medcat_den.training import TrainerConfig
 
@@ -44,13 +44,13 @@ def plain(value: Any) -> Any:
 class TrainerSettings:
     """The config every trainer has: the den, the component factory, TrainerConfig defaults."""
 
-    den: dict[str, str]
+    den: DenSpec
     factory: str
     defaults: dict[str, Any]
 
     @classmethod
     def from_config(cls, cfg: dict[str, Any], owner: str) -> TrainerSettings:
-        den = den_spec(cfg, owner)
+        den = DenSpec.from_mapping(cfg, owner)
         factory = str(cfg.get("component_factory") or DEFAULT_FACTORY)
         load_factory(factory)  # fail at configuration time, not in every job
         defaults = dict(cfg.get("trainer_config") or {})
@@ -137,12 +137,9 @@ def training_ids(instance_name: str, external_training_id: str | None) -> tuple[
 
 def job_spec(*, training_id: str, job_uuid: str, trainer_name: str, base_model: str,
              train_data: Any, eval_data: Any, result: ResultSettings, factory: str,
-             den: dict[str, str], **extra: Any) -> dict[str, Any]:
-    """The spec keys :mod:`~medcat_den.caikit.trainers.job_runner` reads, plus ``extra``."""
-    return {
-        "id": training_id, "uuid": job_uuid, "trainer_name": trainer_name,
-        "base_model": base_model, "train_data": train_data, "eval_data": eval_data,
-        "trainer_config": result.config.model_dump(mode="json"),
-        "component_factory": factory, "den": dict(den),
-        "name": result.name, "aliases": result.aliases, **extra,
-    }
+             den: DenSpec, **extra: Any) -> JobSpec:
+    """The job's :class:`~medcat_den.jobs.JobSpec` (``extra``: its other fields)."""
+    return JobSpec(id=training_id, uuid=job_uuid, trainer_name=trainer_name,
+                   base_model=base_model, train_data=train_data, eval_data=eval_data,
+                   trainer_config=result.config, component_factory=factory, den=den,
+                   name=result.name, aliases=result.aliases, **extra)

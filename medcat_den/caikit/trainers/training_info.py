@@ -13,8 +13,8 @@ from typing import Any
 from caikit.core.data_model import JobStatus
 from caikit.core.model_management.model_trainer_base import TrainingInfo
 
-from medcat_den.caikit.trainers.job_record import JobRecord
 from medcat_den.errors import TrainingCanceledError, TrainingError
+from medcat_den.jobs.record import JobRecord
 
 
 @dataclasses.dataclass

@@ -18,7 +18,7 @@ from typing import Any
 from medcat_den.errors import ConfigError, TrainingError
 from medcat_den.training import TrainableComponent
 
-DEFAULT_FACTORY = "medcat_den.caikit.trainers.components:embedding_linker_component"
+DEFAULT_FACTORY = "medcat_den.jobs.components:embedding_linker_component"
 ComponentFactory = Callable[[Any, str], TrainableComponent]
 
 

@@ -1,6 +1,6 @@
 """A private single-node Ray head on 127.0.0.1, started and stopped by PID.
 
-Used by the ``MEDCAT_RAY`` trainer when no ``address`` is configured, by the Ray tests
+Used by the ``MEDCAT_RAY`` caikit trainer when no ``address`` is configured, by the Ray tests
 and by ``bench/ray_bench.py``. The head runs as ``ray start --head --block`` in its own
 session with every port chosen free on loopback and its own ``--temp-dir``, so it never
 touches another Ray on the machine (``ray stop`` would). :meth:`LocalRayHead.stop`

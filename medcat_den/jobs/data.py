@@ -10,6 +10,7 @@ fingerprint (sha256 of the canonical JSON) is recorded with the trained model.
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,7 @@ from urllib.parse import urlsplit
 
 from medcat_den.den import Den
 from medcat_den.errors import BackendError, DenError, TrainingError
-from medcat_den.training import load_export, parse_export, validate_export
+from medcat_den.training import fingerprint, load_export, parse_export, validate_export
 
 DEN_DATA_SCHEME = "den-data://"
 DataSource = dict[str, Any] | str | os.PathLike[str]
@@ -92,4 +93,23 @@ def put_dataset(den: Den, key: str, path: str | os.PathLike[str]) -> str:
         raise
     except OSError as err:
         raise BackendError(f"cannot store dataset {key}: {err}") from None
+    return DEN_DATA_SCHEME + key
+
+
+def data_ref(den: Den, source: DataSource, what: str) -> str:
+    """A location every node can read: ``s3://`` / ``den-data://`` as given; an export or
+    a local file is validated and stored once in the den, keyed by its fingerprint."""
+    if isinstance(source, str) and (source.startswith("s3://")
+                                    or source.startswith(DEN_DATA_SCHEME)):
+        return source
+    if not isinstance(source, (dict, str, os.PathLike)):
+        raise TrainingError(f"{what}: expected an export dict, a path or an s3:// / "
+                            f"{DEN_DATA_SCHEME} location, got {type(source).__name__}")
+    export = load_export(source)
+    validate_export(export, what)
+    key = f"datasets/sha256/{fingerprint(export)}.json"
+    raw = json.dumps(export, sort_keys=True, separators=(",", ":"),
+                     ensure_ascii=False).encode("utf-8")
+    if not den.backend.exists(key):
+        den.backend.put_bytes_if_absent(key, raw)
     return DEN_DATA_SCHEME + key

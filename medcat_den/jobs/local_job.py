@@ -1,6 +1,6 @@
 """One job as seen by the process that owns it: runs it, tracks it, cancels it.
 
-The job runs :func:`~medcat_den.caikit.trainers.job_runner.train_to_pack` in the worker
+The job runs :func:`~medcat_den.jobs.run.run_training` in the worker
 thread (``use_subprocess: false``) or in a child process that it monitors
 (``use_subprocess: true``), then pushes the result. Only this object writes the job's
 record, so progress coming from a subprocess is applied here. ``cancel()`` marks the
@@ -18,17 +18,16 @@ import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime
-from typing import Any
 
-from medcat_den.caikit.trainers.job_record import JobRecord
-from medcat_den.caikit.trainers.job_runner import (
-    error_message,
-    push_result,
-    subprocess_main,
-    train_to_pack,
-)
-from medcat_den.caikit.trainers.job_store import JobStore
 from medcat_den.errors import TrainingCanceledError, TrainingError
+from medcat_den.jobs.outcome import JobOutcome
+from medcat_den.jobs.progress import Progress
+from medcat_den.jobs.push import push_result
+from medcat_den.jobs.record import JobRecord
+from medcat_den.jobs.run import RunHooks, error_message, train_to_pack
+from medcat_den.jobs.spec import JobSpec
+from medcat_den.jobs.store import JobStore
+from medcat_den.jobs.subprocess_entry import subprocess_main
 from medcat_den.training import CancellationToken
 
 _log = logging.getLogger(__name__)
@@ -38,14 +37,14 @@ _PERSIST_INTERVAL_S = 0.5
 class TrainingJob:
     """Owner-side state machine of one job (QUEUED → RUNNING → terminal)."""
 
-    def __init__(self, record: JobRecord, spec: dict[str, Any], store: JobStore, *,
+    def __init__(self, record: JobRecord, spec: JobSpec, store: JobStore, *,
                  use_subprocess: bool, start_method: str) -> None:
         self.record = record
         self.spec = spec
         self.store = store
         self.use_subprocess = use_subprocess
         self.start_method = start_method
-        self.token = CancellationToken(spec["cancel_file"])
+        self.token = CancellationToken(spec.cancel_file)
         self.done = threading.Event()
         self._lock = threading.RLock()
         self._last_persist = 0.0
@@ -91,7 +90,8 @@ class TrainingJob:
             if self.use_subprocess:
                 outcome = self._run_subprocess()
             else:
-                outcome = train_to_pack(self.spec, self._on_progress, self.token)
+                outcome = train_to_pack(self.spec, RunHooks(report=self._on_progress,
+                                                            token=self.token))
             with self._lock:
                 if self.token.canceled:
                     raise TrainingCanceledError("training canceled")
@@ -101,9 +101,9 @@ class TrainingJob:
             with self._lock:
                 self.record.result_model_id = info.model_id
                 self.record.result_ref = info.ref
-                self.record.final_metrics = dict(outcome["metrics"])
-                self.record.fit_seconds = float(outcome["fit_seconds"])
-                self.record.fit_cpu_seconds = float(outcome["fit_cpu_seconds"])
+                self.record.final_metrics = dict(outcome.metrics)
+                self.record.fit_seconds = outcome.fit_seconds
+                self.record.fit_cpu_seconds = outcome.fit_cpu_seconds
                 self._finish("COMPLETED")
             _log.info("training job %s pushed %s (%s)", self.record.id, info.ref, info.model_id)
         except TrainingCanceledError:
@@ -128,16 +128,17 @@ class TrainingJob:
         self.record.completed_at = datetime.now()
         self._persist(force=True)
 
-    def _on_progress(self, progress: dict[str, Any]) -> None:
+    def _on_progress(self, progress: Progress) -> None:
+        fields = progress.fields()
         with self._lock:
             if self.record.terminal:
                 return
-            for key, value in progress.items():
+            for key, value in fields.items():
                 if key == "metrics":
                     self.record.metrics = {k: float(v) for k, v in value.items()}
                 elif value is not None or key == "loss":
                     setattr(self.record, key, value)
-            self._persist(force="phase" in progress or "metrics" in progress)
+            self._persist(force="phase" in fields or "metrics" in fields)
 
     def _persist(self, force: bool = False) -> None:
         now = time.monotonic()
@@ -145,7 +146,7 @@ class TrainingJob:
             self._last_persist = now
             self.store.write(self.record)
 
-    def _run_subprocess(self) -> dict[str, Any]:
+    def _run_subprocess(self) -> JobOutcome:
         ctx = multiprocessing.get_context(self.start_method)
         receiver, sender = ctx.Pipe(duplex=False)
         proc = ctx.Process(  # type: ignore[attr-defined]
@@ -168,7 +169,7 @@ class TrainingJob:
                     if kind == "progress":
                         self._on_progress(payload)
                     elif kind == "done":
-                        return dict(payload)
+                        return JobOutcome.model_validate(payload)
                     elif kind == "canceled":
                         raise TrainingCanceledError(str(payload))
                     else:

@@ -1,8 +1,8 @@
 """Data-parallel training inside one Ray job: Ray Train's TorchTrainer, gloo on CPU.
 
-Each of ``num_workers`` workers loads the base model and the data by reference from the
-den, wraps the TrainableComponent in :class:`DataParallelComponent` and runs the usual
-:class:`~medcat_den.training.Trainer` on its shard with ``batch_size // num_workers``
+Each of ``num_workers`` workers runs :func:`train_worker`: the one training run
+(:func:`~medcat_den.jobs.run.run_training`) with the TrainableComponent wrapped in
+:class:`DataParallelComponent`, on its shard with ``batch_size // num_workers``
 examples per batch. Before every optimizer step the gradients are averaged across workers
 in one all-reduce (and clipped afterwards with the configured ``max_grad_norm``), so each
 step equals a single-worker step on the global batch. The same all-reduce carries a
@@ -24,8 +24,15 @@ from typing import Any
 
 import torch
 
-from medcat_den.caikit.trainers.ray_job import GracefulStop, emit, scratch_dir
 from medcat_den.errors import TrainingCanceledError, TrainingError
+from medcat_den.jobs.graceful import GracefulStop, StopOnRequest
+from medcat_den.jobs.outcome import JobOutcome, PushedModel
+from medcat_den.jobs.progress import Progress, ignore
+from medcat_den.jobs.push import push_result
+from medcat_den.jobs.ray_markers import emit_checkpoint, emit_progress
+from medcat_den.jobs.run import RunHooks, error_message, run_training
+from medcat_den.jobs.spec import JobSpec
+from medcat_den.training import CancellationToken, TrainableComponent, Trainer, TrainerCallback
 
 _log = logging.getLogger(__name__)
 _STOP_POLL_S = 0.5
@@ -129,7 +136,7 @@ def _coordinator_class() -> Any:
         def __init__(self) -> None:
             self.stop = False
             self.pushing = False
-            self.result: dict[str, Any] | None = None
+            self.result: str | None = None
 
         def request_stop(self) -> bool:
             if self.pushing:
@@ -146,81 +153,69 @@ def _coordinator_class() -> Any:
             self.pushing = True
             return True
 
-        def set_result(self, result: dict[str, Any]) -> None:
+        def set_result(self, result: str) -> None:
             self.result = result
 
-        def get_result(self) -> dict[str, Any] | None:
+        def get_result(self) -> str | None:
             return self.result
 
     return Coordinator
 
 
+def train_worker(spec: JobSpec, rank: int, world: int, stop_requested: Callable[[], bool],
+                 begin_push: Callable[[], bool]) -> JobOutcome | None:
+    """One worker's part of the run, inside an initialised ``torch.distributed`` group:
+    :func:`~medcat_den.jobs.run.run_training` on this rank's shard. Rank 0 checkpoints,
+    reports progress and saves the pack (if ``begin_push()``); the others return None,
+    as does every rank when the run was stopped."""
+    config = spec.trainer_config
+    holder: list[DataParallelComponent] = []
+
+    def wrap(component: TrainableComponent, train_export: dict[str, Any]) -> TrainableComponent:
+        dp = DataParallelComponent(component, train_export, rank, world, config.max_grad_norm,
+                                   stop_requested)
+        dp.broadcast_initial_state()
+        holder.append(dp)
+        return dp
+
+    def stop_callbacks(trainer: Trainer, token: CancellationToken) -> list[TrainerCallback]:
+        return [StopOnRequest(trainer, lambda: holder[0].stop_agreed, token, save=rank == 0,
+                              on_checkpoint=emit_checkpoint)]
+
+    hooks = RunHooks(
+        report=emit_progress if rank == 0 else ignore, progress_interval_s=1.0,
+        report_progress=rank == 0, progress_bar=rank == 0, checkpoints=rank == 0,
+        scratch=spec.scratch_dir() / f"rank{rank}", wrap=wrap,
+        worker_config=lambda c: c.model_copy(update={
+            "batch_size": max(1, c.batch_size // world), "max_grad_norm": None}),
+        callbacks=stop_callbacks, may_save=lambda: rank == 0 and begin_push(),
+        recorded_config={"num_workers": world})
+    try:
+        return run_training(spec, hooks)
+    except TrainingCanceledError:
+        return None
+
+
 def _worker_loop(config: dict[str, Any]) -> None:
-    """Ray Train ``train_loop_per_worker``."""
+    """Ray Train ``train_loop_per_worker``: :func:`train_worker`, then rank 0 pushes."""
     import ray
     import ray.train
-    from medcat.cat import CAT
 
-    from medcat_den.caikit.trainers.job_runner import (
-        JobProgressCallback,
-        load_inputs,
-        outcome_of,
-        push_result,
-        save_pack,
-    )
-    from medcat_den.caikit.trainers.ray_graceful import StopOnRequest
-    from medcat_den.den.policies import check_fine_tune
-    from medcat_den.training import CancellationToken, Trainer
-
-    spec, coord = config["spec"], config["coord"]
+    spec, coord = JobSpec.model_validate_json(config["spec"]), config["coord"]
     ctx = ray.train.get_context()
     rank, world = ctx.get_world_rank(), ctx.get_world_size()
-    inputs = load_inputs(spec)
-    den, config_ = inputs.den, inputs.config
-    train_export, eval_export = inputs.train_export, inputs.eval_export
-    worker_config = config_.model_copy(update={
-        "batch_size": max(1, config_.batch_size // world), "max_grad_norm": None})
-    base_id = den.resolve(spec["base_model"])
-    check_fine_tune(den, base_id)
-    scratch = scratch_dir(spec) / f"rank{rank}"
-    with den.materialise(base_id) as base_pack:
-        cat = CAT.load_model_pack(base_pack)
-        component = DataParallelComponent(
-            inputs.factory(cat, base_pack), train_export, rank, world, config_.max_grad_norm,
-            lambda: bool(ray.get(coord.stop_requested.remote())))
-        component.broadcast_initial_state()
-        token = CancellationToken()
-        trainer = Trainer(component, worker_config,
-                          checkpoint_dir=scratch / "checkpoints" if rank == 0 else None,
-                          cancel_token=token, progress=rank == 0)
-        if rank == 0:
-            trainer.callbacks.append(JobProgressCallback(
-                lambda p: emit("MEDCAT_DEN_PROGRESS", p), interval_s=1.0))
-        trainer.callbacks.append(StopOnRequest(
-            trainer, lambda: component.stop_agreed, token, save=rank == 0,
-            on_checkpoint=lambda path, step: emit("MEDCAT_DEN_CHECKPOINT",
-                                                  {"path": path, "step": step})))
-        fit_started = time.perf_counter()
-        try:
-            result = trainer.fit(train_export, eval_export, resume_from=spec.get("resume_from"))
-        except TrainingCanceledError:
-            return
-        fit_seconds = time.perf_counter() - fit_started
-        if token.canceled or rank != 0:
-            return
-        if not ray.get(coord.begin_push.remote()):
-            return
-        out = save_pack(cat, component.inner, scratch)
-    outcome = outcome_of(out, base_id, den.info(base_id).name,
-                         {**config_.model_dump(mode="json"), "num_workers": world},
-                         train_export, eval_export, result, fit_seconds)
-    emit("MEDCAT_DEN_PROGRESS", {"phase": "pushing"})
+    outcome = train_worker(spec, rank, world,
+                           lambda: bool(ray.get(coord.stop_requested.remote())),
+                           lambda: bool(ray.get(coord.begin_push.remote())))
+    if outcome is None:
+        return
+    emit_progress(Progress(phase="pushing"))
     info = push_result(spec, outcome)
-    shutil.rmtree(scratch / "output", ignore_errors=True)
-    ray.get(coord.set_result.remote({
-        "model_id": info.model_id, "ref": info.ref, "metrics": outcome["metrics"],
-        "steps": outcome["steps"], "epochs_completed": outcome["epochs_completed"],
-        "num_workers": world}))
+    shutil.rmtree(spec.scratch_dir(create=False) / f"rank{rank}" / "output",
+                  ignore_errors=True)
+    ray.get(coord.set_result.remote(PushedModel(
+        model_id=info.model_id, ref=info.ref, metrics=outcome.metrics, steps=outcome.steps,
+        epochs_completed=outcome.epochs_completed, num_workers=world).model_dump_json()))
 
 
 def _root_cause(err: BaseException) -> str:
@@ -229,13 +224,11 @@ def _root_cause(err: BaseException) -> str:
     if isinstance(failures, dict) and failures:
         first = next(iter(failures.values()))
         cause = getattr(first, "cause", None) or first
-        from medcat_den.caikit.trainers.job_runner import error_message
-
         return error_message(cause) if isinstance(cause, BaseException) else str(cause)
     return f"{type(err).__name__}: {err}"
 
 
-def run_data_parallel(spec: dict[str, Any], stop: GracefulStop) -> dict[str, Any]:
+def run_data_parallel(spec: JobSpec, stop: GracefulStop) -> PushedModel:
     """Driver side: start the workers, relay a stop, return the pushed model's info."""
     import ray
     from ray.train import FailureConfig, RunConfig, ScalingConfig
@@ -261,26 +254,26 @@ def run_data_parallel(spec: dict[str, Any], stop: GracefulStop) -> dict[str, Any
     stop.on_request = on_request
     if stop.requested.is_set():
         raise TrainingCanceledError("training canceled before it started")
-    workers = int(spec["num_workers"])
-    resources = dict(spec.get("worker_resources") or {"CPU": 1.0})
+    workers = spec.num_workers
+    resources = dict(spec.worker_resources or {"CPU": 1.0})
     trainer = TorchTrainer(
-        _worker_loop, train_loop_config={"spec": spec, "coord": coord},
+        _worker_loop, train_loop_config={"spec": spec.model_dump_json(), "coord": coord},
         torch_config=TorchConfig(backend="gloo"),
         scaling_config=ScalingConfig(num_workers=workers, use_gpu=bool(resources.get("GPU")),
                                      resources_per_worker=resources),
-        run_config=RunConfig(name=f"medcat-den-{spec['uuid']}",
-                             storage_path=str(scratch_dir(spec) / "ray_train"),
+        run_config=RunConfig(name=f"medcat-den-{spec.uuid}",
+                             storage_path=str(spec.scratch_dir() / "ray_train"),
                              failure_config=FailureConfig(max_failures=0)))
-    stop.phase = "training"
+    stop.set_phase("training")
     try:
         trainer.fit()
     except Exception as err:
         if relay.is_set():
             raise TrainingCanceledError("training canceled") from None
-        shutil.rmtree(scratch_dir(spec, create=False), ignore_errors=True)
+        shutil.rmtree(spec.scratch_dir(create=False), ignore_errors=True)
         raise TrainingError(f"data-parallel training failed: {_root_cause(err)}") from None
     result = ray.get(coord.get_result.remote())
     if result is None:
         raise TrainingCanceledError("training canceled")
-    shutil.rmtree(scratch_dir(spec, create=False), ignore_errors=True)
-    return dict(result)
+    shutil.rmtree(spec.scratch_dir(create=False), ignore_errors=True)
+    return PushedModel.model_validate_json(result)

@@ -1,4 +1,4 @@
-"""The future returned by the ``MEDCAT_EMBEDDING_LINKER`` trainer.
+"""The future returned by the local (``MEDCAT_EMBEDDING_LINKER``) trainer.
 
 Backed either by a job this process runs (live) or by the job's persisted record
 (a job run by another process or before a restart): ``get_info()``, ``cancel()``
@@ -14,17 +14,18 @@ from typing import Any
 from caikit.core.model_management.model_trainer_base import ModelTrainerFutureBase
 
 from medcat_den.caikit.trainers.futures import load_trained, poll_until
-from medcat_den.caikit.trainers.job_record import JobRecord
-from medcat_den.caikit.trainers.job_store import JobStore
 from medcat_den.caikit.trainers.training_info import LinkerTrainingInfo
-from medcat_den.caikit.trainers.training_job import TrainingJob
 from medcat_den.errors import TrainingCanceledError, TrainingError
+from medcat_den.jobs.local_job import TrainingJob
+from medcat_den.jobs.record import JobRecord
+from medcat_den.jobs.spec import DenSpec
+from medcat_den.jobs.store import JobStore
 
 
 class LinkerTrainingFuture(ModelTrainerFutureBase):  # type: ignore[misc]
     """A handle on one training job (see module docstring)."""
 
-    def __init__(self, training_id: str, store: JobStore, den: dict[str, str],
+    def __init__(self, training_id: str, store: JobStore, den: DenSpec,
                  module_class: type[Any], job: TrainingJob | None = None,
                  poll_interval_s: float = 0.1) -> None:
         super().__init__(future_name="", future_id=training_id, use_reversible_hash=False)

@@ -1,5 +1,7 @@
-"""``MEDCAT_EMBEDDING_LINKER``: a caikit ModelTrainer that fine-tunes MedCAT's trainable
-embedding linker in background jobs and pushes each result to the den.
+"""``MEDCAT_EMBEDDING_LINKER``: the local caikit ModelTrainer. It fine-tunes MedCAT's
+trainable embedding linker in background jobs on this machine (a worker thread or a
+training subprocess: :class:`~medcat_den.jobs.local_job.TrainingJob`) and pushes each
+result to the den.
 
 model_management:
     trainers:
@@ -43,9 +45,7 @@ from caikit.core.exceptions.caikit_core_exception import (
 from caikit.core.model_management.model_trainer_base import ModelTrainerBase
 
 from medcat_den.caikit.module import MedCATModule
-from medcat_den.caikit.trainers.job_record import JobRecord
-from medcat_den.caikit.trainers.job_store import JobStore, process_start
-from medcat_den.caikit.trainers.linker_future import LinkerTrainingFuture
+from medcat_den.caikit.trainers.local_future import LinkerTrainingFuture
 from medcat_den.caikit.trainers.request import (
     COMMON_KEYS,
     ResultSettings,
@@ -56,15 +56,17 @@ from medcat_den.caikit.trainers.request import (
     request_errors,
     training_ids,
 )
-from medcat_den.caikit.trainers.training_job import TrainingJob
 from medcat_den.errors import ConfigError, TrainingError
+from medcat_den.jobs.local_job import TrainingJob
+from medcat_den.jobs.record import JobRecord
+from medcat_den.jobs.store import JobStore, process_start
 from medcat_den.training import TrainerConfig
 
 _log = logging.getLogger(__name__)
 _START_METHODS = ("spawn", "forkserver", "fork")
 
 
-class MedCATEmbeddingLinkerTrainer(ModelTrainerBase):  # type: ignore[misc]
+class MedCATLocalTrainer(ModelTrainerBase):  # type: ignore[misc]
     __doc__ = __doc__
 
     name = "MEDCAT_EMBEDDING_LINKER"
@@ -195,3 +197,6 @@ class MedCATEmbeddingLinkerTrainer(ModelTrainerBase):  # type: ignore[misc]
             for job in jobs:
                 job.cancel()
         self._executor.shutdown(wait=True, cancel_futures=cancel)
+
+
+MedCATEmbeddingLinkerTrainer = MedCATLocalTrainer  # the name YAML configs import

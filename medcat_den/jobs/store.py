@@ -23,8 +23,8 @@ from pathlib import Path
 from platformdirs import user_state_dir
 from pydantic import ValidationError
 
-from medcat_den.caikit.trainers.job_record import JobRecord
 from medcat_den.errors import ConfigError, TrainingError
+from medcat_den.jobs.record import JobRecord
 
 _log = logging.getLogger(__name__)
 _UUID = re.compile(r"^[0-9a-f]{32}$")
