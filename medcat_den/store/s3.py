@@ -41,6 +41,7 @@ from tqdm.auto import tqdm
 
 from medcat_den.errors import BackendError, ConfigError, KeyNotFoundError
 from medcat_den.store.backend import StoreBackend, validate_key
+from medcat_den.store.fault_injection import counts_write
 
 logger = logging.getLogger(__name__)
 
@@ -365,6 +366,7 @@ class S3Backend(StoreBackend):
                 return None
             raise
 
+    @counts_write
     def put_bytes_if_absent(self, key: str, data: bytes) -> bool:
         full = self._full("objects", key)
         if self._head(full) is not None:
@@ -383,6 +385,7 @@ class S3Backend(StoreBackend):
                 return False
             raise
 
+    @counts_write
     def put_file_if_absent(self, key: str, src_path: str) -> bool:
         full = self._full("objects", key)
         if self._head(full) is not None:
@@ -479,6 +482,7 @@ class S3Backend(StoreBackend):
     def list_keys(self, prefix: str) -> Iterator[str]:
         return self._list("objects", prefix)
 
+    @counts_write
     def delete(self, key: str) -> None:
         full = self._full("objects", key)
         self._call("delete", full, lambda: self.client.delete_object(Bucket=self.bucket, Key=full))
@@ -498,6 +502,7 @@ class S3Backend(StoreBackend):
                 return None
             raise
 
+    @counts_write
     def write_ref(self, key: str, data: bytes | None, expected_token: str | None) -> bool:
         full = self._full("refs", key)
         conflict = _PRECONDITION_CODES | _MISSING_CODES

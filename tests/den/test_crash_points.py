@@ -1,0 +1,168 @@
+"""A pusher SIGKILLed right after a chosen backend write leaves a consistent den.
+
+The fault-injection hook (``MEDCAT_DEN_FAULT_KILL_AFTER_WRITES=N``, see
+``medcat_den/store/fault_injection.py``) makes a real pushing process kill itself
+right after its Nth backend write, so every stage of a push (blobs: first,
+second, middle, last; the manifest, the substance index, the name ref, the
+alias move) is interrupted once, deterministically. The expected state after N writes is taken from an
+uninterrupted push watched write by write, so the test does not hard-code the
+den's layout: after the kill the den must look exactly as it did at that point
+of the clean push, verify clean, and the next push must complete it.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from medcat_den.den import Den
+from medcat_den.errors import ModelNotFoundError
+from medcat_den.store import fault_injection
+from medcat_den.store.local import LocalFolderBackend
+from tests.conftest import TINY_CONCEPTS, build_pack
+
+# the second push: a new version of "m", then the alias "prod" moved to it
+PUSHER = r"""
+import sys
+from medcat_den.den import Den
+from medcat_den.store.local import LocalFolderBackend
+den = Den(LocalFolderBackend(sys.argv[1]))
+info = den.push_model(sys.argv[2], "new", name="m")
+den.tag(info.model_id, "prod")
+print("done", flush=True)
+"""
+
+REFS = ("den://m", "den://m@prod", "den://m/1", "den://m/2")
+
+
+@dataclass(frozen=True)
+class DenState:
+    """What a user of the den can observe."""
+
+    models: tuple[tuple[str, str | None, int | None, tuple[str, ...]], ...]
+    refs: tuple[str | None, ...]
+    problems: tuple[str, ...]
+
+
+def observe_state(den: Den) -> DenState:
+    models = tuple(sorted((m.model_id, m.name, m.version, tuple(sorted(m.aliases)))
+                          for m in den.list_available_models()))
+    refs: list[str | None] = []
+    for ref in REFS:
+        try:
+            refs.append(den.resolve(ref))
+        except ModelNotFoundError:
+            refs.append(None)
+    return DenState(models, tuple(refs), tuple(den.verify()))
+
+
+def _push_and_tag(den: Den, pack: Path) -> None:
+    info = den.push_model(str(pack), "new", name="m")
+    den.tag(info.model_id, "prod")
+
+
+@dataclass(frozen=True)
+class Scenario:
+    template: Path  # a den holding version 1 of "m", tagged "prod"
+    new_pack: Path
+    writes: list[tuple[str, str]]  # (operation, key) of the clean second push, in order
+    states: list[DenState]  # states[n]: the den after the clean push's first n writes
+
+
+@pytest.fixture(scope="module")
+def scenario(tmp_path_factory: pytest.TempPathFactory) -> Scenario:
+    base = tmp_path_factory.mktemp("crash")
+    old_pack = build_pack(base / "old", TINY_CONCEPTS[:5], "old")
+    new_pack = build_pack(base / "new", TINY_CONCEPTS, "new")
+    template = base / "template"
+    den = Den(LocalFolderBackend(str(template)))
+    _push_and_tag(den, old_pack)
+
+    clean = base / "clean"
+    shutil.copytree(template, clean)
+    clean_den = Den(LocalFolderBackend(str(clean)))
+    states = [observe_state(clean_den)]
+    writes: list[tuple[str, str]] = []
+
+    def snapshot(n: int, operation: str, key: str) -> None:
+        writes.append((operation, key))
+        states.append(observe_state(clean_den))
+
+    with fault_injection.observe(snapshot):
+        _push_and_tag(clean_den, new_pack)
+    return Scenario(template, new_pack, writes, states)
+
+
+def test_the_clean_push_passes_through_every_stage(scenario: Scenario) -> None:
+    kinds = [key.split("/", 1)[0] for _op, key in scenario.writes]
+    assert kinds.count("blobs") >= 5  # several blobs: kills land between blobs too
+    assert {"blobs", "manifests", "names"} <= set(kinds)
+    assert kinds.index("blobs") < kinds.index("manifests") < kinds.index("names")
+    first, last = scenario.states[0], scenario.states[-1]
+    assert first.refs[0] == first.refs[1] == first.refs[2] and first.refs[3] is None
+    new_id = last.refs[3]
+    assert new_id is not None and last.refs[:2] == (new_id, new_id) and last.refs[2] == first.refs[0]
+    # the name moves before the alias does: a kill in between is a distinct state
+    assert any(s.refs[0] == new_id and s.refs[1] != new_id for s in scenario.states)
+    assert all(s.problems == () for s in scenario.states)
+
+
+def _kill_after(den_root: Path, pack: Path, n: int, log: Path) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ, TQDM_DISABLE="1")
+    env[fault_injection.ENV_KILL_AFTER] = str(n)
+    env[fault_injection.ENV_LOG] = str(log)
+    return subprocess.run([sys.executable, "-c", PUSHER, str(den_root), str(pack)],
+                          capture_output=True, text=True, env=env, timeout=120)
+
+
+def kill_points(writes: list[tuple[str, str]]) -> list[int]:
+    """Write numbers to kill after: every write that is not a blob, and blobs first, second,
+    middle and last (between blobs, one more kill says nothing new and costs a process)."""
+    blobs = [n for n, (_op, key) in enumerate(writes, 1) if key.startswith("blobs/")]
+    others = [n for n, (_op, key) in enumerate(writes, 1) if not key.startswith("blobs/")]
+    picked = {blobs[0], blobs[1], blobs[len(blobs) // 2], blobs[-1]} if blobs else set()
+    return sorted(picked | set(others))
+
+
+def test_sigkill_after_each_stage_leaves_a_consistent_den(scenario: Scenario,
+                                                          tmp_path: Path) -> None:
+    points = kill_points(scenario.writes)
+    assert len(points) >= 7
+    for n in points:
+        root = tmp_path / f"den-{n}"
+        shutil.copytree(scenario.template, root)
+        log = tmp_path / f"writes-{n}.log"
+        proc = _kill_after(root, scenario.new_pack, n, log)
+        stage = scenario.writes[n - 1]
+        # the kill landed exactly after write n, and that write was the expected one
+        assert proc.returncode == -signal.SIGKILL, (n, proc.returncode, proc.stderr[-2000:])
+        lines = log.read_text().splitlines()
+        assert len(lines) == n and lines[-1].split(" ", 1)[1] == " ".join(stage), (n, lines[-3:])
+        den = Den(LocalFolderBackend(str(root)))
+        # the den shows exactly what it showed at that point of a clean push: no partial
+        # model, names and aliases intact, every visible model verifies
+        assert observe_state(den) == scenario.states[n], f"after write {n} {stage}"
+        # the next push completes the interrupted one, whatever was left behind
+        _push_and_tag(den, scenario.new_pack)
+        assert observe_state(den) == scenario.states[-1], f"re-push after write {n} {stage}"
+        den.gc(grace_seconds=0)
+        assert not list((root / "tmp").iterdir()), f"temp files left after write {n}"
+        assert observe_state(den) == scenario.states[-1]
+        shutil.rmtree(root)
+
+
+def test_kill_hook_is_off_by_default(scenario: Scenario, tmp_path: Path) -> None:
+    root = tmp_path / "den"
+    shutil.copytree(scenario.template, root)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MEDCAT_DEN_FAULT_")}
+    proc = subprocess.run([sys.executable, "-c", PUSHER, str(root), str(scenario.new_pack)],
+                          capture_output=True, text=True, env=env, timeout=120)
+    assert proc.returncode == 0 and proc.stdout.strip() == "done", proc.stderr[-2000:]
+    assert observe_state(Den(LocalFolderBackend(str(root)))) == scenario.states[-1]
