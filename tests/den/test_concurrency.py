@@ -46,7 +46,7 @@ def _run_together(den_root: Path, go: Path, packs: list[Path]) -> list[dict[str,
            and time.monotonic() < deadline and all(p.poll() is None for p in procs)):
         time.sleep(0.01)
     go.touch()
-    out = []
+    out: list[dict[str, object]] = []
     for p in procs:
         stdout, stderr = p.communicate(timeout=180)
         assert p.returncode == 0, stderr
@@ -77,7 +77,7 @@ def test_eight_processes_push_different_packs(den_root: Path, tmp_path: Path) ->
     models = den.list_available_models()
     assert len(models) == 8 and len({r["id"] for r in results}) == 8
     # every push got its own version of the shared name: the ref CAS lost nothing ...
-    assert sorted(m.version for m in models) == list(range(1, 9))
+    assert sorted(m.version or 0 for m in models) == list(range(1, 9))
     # ... and the version each push returned is the one that names its model
     assert {(r["id"], r["version"]) for r in results} == {(m.model_id, m.version) for m in models}
     assert den.verify() == []

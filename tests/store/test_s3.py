@@ -276,7 +276,12 @@ def test_broken_download_resumes_where_it_stopped(s3_url: str, s3_server: S3Serv
     b.put_bytes_if_absent("blobs/sha256/dd/x", data)
     ranges: list[str] = []
     s3_server.cut = lambda op, env: op == "GetObject"
-    s3_server.trip = lambda op, env: bool(ranges.append(str(env.get("HTTP_RANGE", ""))))
+
+    def record_range(op: str, env: dict[str, Any]) -> bool:
+        ranges.append(str(env.get("HTTP_RANGE", "")))
+        return False  # observe only: never pull the plug
+
+    s3_server.trip = record_range
     try:
         b.get_file("blobs/sha256/dd/x", str(tmp_path / "x"))
     finally:
