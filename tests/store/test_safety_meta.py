@@ -35,9 +35,34 @@ from tests.store import test_s3 as s3_tests
 # =============================================================== SWITCHES
 
 
+def _patch_everywhere(mp: pytest.MonkeyPatch, module: str, name: str, replacement: Any) -> None:
+    """Replace ``module.name`` and every ``from module import name`` copy of it in the den,
+    store and cache packages (wherever a refactor moves the caller)."""
+    import importlib
+    import pkgutil
+    import sys
+
+    original = getattr(importlib.import_module(module), name)
+    for package in ("medcat_den.store", "medcat_den.cache", "medcat_den.den"):
+        pkg = importlib.import_module(package)
+        for info in pkgutil.iter_modules(pkg.__path__, package + "."):
+            importlib.import_module(info.name)
+    patched = 0
+    for mod_name, mod in list(sys.modules.items()):
+        if mod_name.startswith("medcat_den") and getattr(mod, name, None) is original:
+            mp.setattr(mod, name, replacement)
+            patched += 1
+    assert patched >= 2, f"{module}.{name} is used nowhere: repoint this switch"
+
+
 def _strip_s3_params(monkeypatch: pytest.MonkeyPatch, operation: str, params: tuple[str, ...],
                      key_part: str) -> None:
-    """Drop request parameters (precondition headers) before botocore sends them."""
+    """Drop request parameters (precondition headers) before botocore sends them.
+
+    Only on keys containing ``key_part``: the blobs and refs the guards race, not the
+    scratch key on which the backend probes the server's guarantees before its first write
+    (that probe would refuse the den, which is a second mechanism, not the one switched off).
+    """
     import botocore.client
 
     original = botocore.client.BaseClient._make_api_call
@@ -52,12 +77,12 @@ def _strip_s3_params(monkeypatch: pytest.MonkeyPatch, operation: str, params: tu
 
 def s3_create_put_off(mp: pytest.MonkeyPatch) -> None:
     """S3 single-PUT conditional create: ``If-None-Match: *`` on object PUTs."""
-    _strip_s3_params(mp, "PutObject", ("IfNoneMatch",), "/objects/")
+    _strip_s3_params(mp, "PutObject", ("IfNoneMatch",), "/objects/blobs/")
 
 
 def s3_create_multipart_off(mp: pytest.MonkeyPatch) -> None:
     """S3 multipart conditional create: ``If-None-Match: *`` on the completion."""
-    _strip_s3_params(mp, "CompleteMultipartUpload", ("IfNoneMatch",), "/objects/")
+    _strip_s3_params(mp, "CompleteMultipartUpload", ("IfNoneMatch",), "/objects/blobs/")
 
 
 def s3_ref_cas_off(mp: pytest.MonkeyPatch) -> None:
@@ -95,15 +120,12 @@ def manifest_id_check_off(mp: pytest.MonkeyPatch) -> None:
 
 
 def blob_hash_check_off(mp: pytest.MonkeyPatch) -> None:
-    """Blobs are re-hashed before a pack is loaded (``verify_files`` where the den calls it)."""
-    import medcat_den.den.den as den_module
-
-    mp.setattr(den_module, "verify_files", lambda *a, **kw: None)
+    """Blobs are re-hashed before a pack is loaded (``store.integrity.verify_files``)."""
+    _patch_everywhere(mp, "medcat_den.store.integrity", "verify_files", lambda *a, **kw: None)
 
 
 def zip_path_check_off(mp: pytest.MonkeyPatch) -> None:
-    """Archive entries are checked before extraction (``extract_zip_safely`` where used)."""
-    import medcat_den.den.den as den_module
+    """Archive entries are checked before extraction (``store.archive.extract_zip_safely``)."""
     from medcat_den.store.archive import _pack_root
 
     def naive(zip_path: str, dest: str, max_bytes: int | None = None) -> str:
@@ -115,13 +137,11 @@ def zip_path_check_off(mp: pytest.MonkeyPatch) -> None:
                     out.write(zf.read(info))
         return _pack_root(dest)
 
-    mp.setattr(den_module, "extract_zip_safely", naive)
+    _patch_everywhere(mp, "medcat_den.store.archive", "extract_zip_safely", naive)
 
 
 def folder_link_check_off(mp: pytest.MonkeyPatch) -> None:
-    """Pack folders are scanned without following links (``scan_pack_folder`` where used)."""
-    import medcat_den.den.den as den_module
-
+    """Pack folders are scanned without following links (``store.archive.scan_pack_folder``)."""
     def naive(folder: str, max_bytes: int | None = None) -> dict[str, int]:
         out = {}
         for dirpath, _dirs, names in os.walk(folder):
@@ -130,7 +150,7 @@ def folder_link_check_off(mp: pytest.MonkeyPatch) -> None:
                 out[os.path.relpath(full, folder).replace(os.sep, "/")] = os.path.getsize(full)
         return out
 
-    mp.setattr(den_module, "scan_pack_folder", naive)
+    _patch_everywhere(mp, "medcat_den.store.archive", "scan_pack_folder", naive)
 
 
 def gc_grace_off(mp: pytest.MonkeyPatch) -> None:
