@@ -17,6 +17,7 @@ import shutil
 import signal
 import subprocess
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -115,12 +116,14 @@ def scenario(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFa
     new_pack = build_pack(base / "new", TINY_CONCEPTS, "new")
     server = request.getfixturevalue("s3_server") if request.param == "s3" else None
     sc = Scenario(request.param, base, old_pack, new_pack, server)
-    clean_den = open_den(sc.fresh_den("clean"))
+    where = sc.fresh_den("clean")
+    clean_den = open_den(where)
     sc.states.append(observe_state(clean_den))
 
     def snapshot(n: int, operation: str, key: str) -> None:
         sc.writes.append((operation, key))
-        sc.states.append(observe_state(clean_den))
+        # another user's view: a Den of its own, not the pusher's (which caches state)
+        sc.states.append(observe_state(open_den(where)))
 
     with fault_injection.observe(snapshot):
         _push_and_tag(clean_den, new_pack)
@@ -202,14 +205,16 @@ def test_kill_hook_is_off_by_default(scenario: Scenario) -> None:
     assert observe_state(open_den(where)) == scenario.states[-1]
 
 
-def gc_during_push_keeps_its_blobs(den: Den, pack: Path) -> None:
-    """``gc`` with its default grace period runs after each blob a push stores (the state of
-    a push in flight: blobs up, no manifest naming them yet); it frees nothing of it."""
+def gc_during_push_keeps_its_blobs(open_den: Callable[[], Den], pack: Path) -> None:
+    """``gc`` with its default grace period runs (from a Den of its own, as another process
+    would) after each blob a push stores: the state of a push in flight, blobs up and no
+    manifest naming them yet. It frees nothing of it."""
+    den, collector = open_den(), open_den()
     freed: list[int] = []
 
     def on_write(_n: int, _operation: str, key: str) -> None:
         if key.startswith("blobs/"):
-            freed.append(den.gc())
+            freed.append(collector.gc())
 
     with fault_injection.observe(on_write):
         info = den.push_model(str(pack), "in flight", name="m")
@@ -220,12 +225,10 @@ def gc_during_push_keeps_its_blobs(den: Den, pack: Path) -> None:
 
 
 def test_gc_during_a_local_push_keeps_its_blobs(den_root: Path, tiny_pack: Path) -> None:
-    gc_during_push_keeps_its_blobs(Den(LocalFolderBackend(str(den_root))), tiny_pack)
+    gc_during_push_keeps_its_blobs(lambda: open_den(str(den_root)), tiny_pack)
 
 
 @pytest.mark.xfail(strict=True, reason="issue 14 item 1: Den.gc ignores the grace period on S3 "
                                        "(no local_path); remove this mark with that fix")
 def test_gc_during_an_s3_push_keeps_its_blobs(s3_url: str, tiny_pack: Path) -> None:
-    from medcat_den.store.s3 import S3Backend
-
-    gc_during_push_keeps_its_blobs(Den(S3Backend(s3_url)), tiny_pack)
+    gc_during_push_keeps_its_blobs(lambda: open_den(s3_url), tiny_pack)

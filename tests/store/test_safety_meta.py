@@ -249,8 +249,8 @@ def guard_folder_links(c: Ctx) -> None:
 
 
 def guard_gc_grace(c: Ctx) -> None:
-    crash_tests.gc_during_push_keeps_its_blobs(
-        Den(LocalFolderBackend(str(c.fresh("den")))), c.tiny_pack)
+    root = str(c.fresh("den"))
+    crash_tests.gc_during_push_keeps_its_blobs(lambda: Den(LocalFolderBackend(root)), c.tiny_pack)
 
 
 Switch = Callable[[pytest.MonkeyPatch], None]
