@@ -56,8 +56,11 @@ def run_peer(venv: str, script: str, *args: str, timeout: int = 1800) -> dict[st
     if not python.exists() or not path.exists():
         print(f"  (peer skipped: {python} or {path} missing; run bench/setup_peers.sh)")
         return None
+    # the peer's venv has its own packages (medcat-den 0.6.0 is also ``medcat_den``):
+    # our PYTHONPATH must not shadow them
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     proc = subprocess.run([str(python), str(path), *args], capture_output=True, text=True,
-                          timeout=timeout, env=dict(os.environ))
+                          timeout=timeout, env=env)
     lines = [ln for ln in proc.stdout.splitlines() if ln.strip().startswith("{")]
     if proc.returncode != 0 or not lines:
         print(f"  (peer {script} failed: {proc.stderr.strip().splitlines()[-1:]})")

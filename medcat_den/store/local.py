@@ -22,6 +22,7 @@ from filelock import FileLock
 from medcat_den.errors import BackendError, KeyNotFoundError
 from medcat_den.store import fsutil
 from medcat_den.store.backend import StoreBackend, validate_key
+from medcat_den.store.fault_injection import counts_write
 from medcat_den.store.layout import is_blob_key
 
 
@@ -81,6 +82,7 @@ class LocalFolderBackend(StoreBackend):
     def _mode_for(self, key: str) -> int:
         return self._blob_mode if is_blob_key(key) else self._file_mode
 
+    @counts_write
     def put_file_if_absent(self, key: str, src_path: str) -> bool:
         final = self._obj(key)
         if os.path.exists(final):
@@ -88,6 +90,7 @@ class LocalFolderBackend(StoreBackend):
         tmp = fsutil.write_temp(self.scratch, fsutil.copy_into(src_path), self._mode_for(key))
         return fsutil.publish_if_absent(tmp, final)
 
+    @counts_write
     def put_bytes_if_absent(self, key: str, data: bytes) -> bool:
         final = self._obj(key)
         if os.path.exists(final):
@@ -112,6 +115,7 @@ class LocalFolderBackend(StoreBackend):
     def list_keys(self, prefix: str) -> Iterator[str]:
         return self._walk(os.path.join(self.root, "objects"), prefix)
 
+    @counts_write
     def delete(self, key: str) -> None:
         try:
             os.unlink(self._obj(key))
@@ -127,6 +131,7 @@ class LocalFolderBackend(StoreBackend):
             return None
         return data, hashlib.sha256(data).hexdigest()
 
+    @counts_write
     def write_ref(self, key: str, data: bytes | None, expected_token: str | None) -> bool:
         path = self._ref(key)
         # the lock is advisory and released by the OS if the holder dies

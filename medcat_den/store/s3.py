@@ -51,6 +51,7 @@ from tqdm.auto import tqdm
 
 from medcat_den.errors import BackendError, ConfigError, KeyNotFoundError, UnsafeBackendError
 from medcat_den.store.backend import ObjectInfo, StoreBackend, validate_key
+from medcat_den.store.fault_injection import counts_write
 
 logger = logging.getLogger(__name__)
 
@@ -391,6 +392,7 @@ class S3Backend(StoreBackend):
                 return None
             raise
 
+    @counts_write
     def put_bytes_if_absent(self, key: str, data: bytes) -> bool:
         full = self._full("objects", key)
         if self._head(full) is not None:
@@ -411,6 +413,7 @@ class S3Backend(StoreBackend):
                 return False
             raise
 
+    @counts_write
     def put_file_if_absent(self, key: str, src_path: str) -> bool:
         full = self._full("objects", key)
         if self._head(full) is not None:
@@ -587,6 +590,7 @@ class S3Backend(StoreBackend):
                                type(e).__name__)
         return missing
 
+    @counts_write
     def delete(self, key: str) -> None:
         full = self._full("objects", key)
         self._call("delete", full, lambda: self.client.delete_object(Bucket=self.bucket, Key=full))
@@ -606,6 +610,7 @@ class S3Backend(StoreBackend):
                 return None
             raise
 
+    @counts_write
     def write_ref(self, key: str, data: bytes | None, expected_token: str | None) -> bool:
         self.ensure_safe()
         full = self._full("refs", key)

@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import pickle
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from medcat_den.errors import BackendError, ConfigError, KeyNotFoundError
+from medcat_den.store.backend import StoreBackend
 from medcat_den.store.s3 import S3Backend
 from tests._s3 import FAKE_KEY_ID, FAKE_SECRET, S3Server
 
@@ -83,7 +84,7 @@ def test_multipart_upload_and_download(s3_url: str, s3_server: S3Server, tmp_pat
     s3_server.reset_counts()
     assert b.put_file_if_absent("blobs/sha256/bb/big", str(src)) is True
     assert s3_server.requests["UploadPart"] == 3
-    assert s3_server.requests["PutObject"] == 0
+    assert s3_server.count("PutObject", "/objects/blobs/") == 0
     s3_server.reset_counts()
     assert b.put_file_if_absent("blobs/sha256/bb/big", str(src)) is False
     assert s3_server.requests["UploadPart"] == 0  # known blobs are not re-sent
@@ -91,39 +92,127 @@ def test_multipart_upload_and_download(s3_url: str, s3_server: S3Server, tmp_pat
     assert (tmp_path / "back.bin").read_bytes() == src.read_bytes()
 
 
-def test_concurrent_writers_one_object_and_no_lost_ref_update(s3_url: str, tmp_path: Path) -> None:
-    b = small_parts(s3_url)
-    src = tmp_path / "blob.bin"
-    src.write_bytes(os.urandom(6 * MiB))  # multipart: the conditional complete decides
-    sha = hashlib.sha256(src.read_bytes()).hexdigest()
-    key = f"blobs/sha256/{sha[:2]}/{sha}"
-    won: list[bool] = []
-    errors: list[BaseException] = []
-    barrier = threading.Barrier(16)
+def hold_prechecks(b: StoreBackend, writers: int) -> None:
+    """Make every writer's HEAD pre-check answer "absent" before any writer sends its write.
 
-    def pusher(i: int) -> None:
-        try:
+    Without this the first finished upload makes the others' HEAD return early and the
+    conditional create itself is never raced.
+    """
+    if not isinstance(b, S3Backend):
+        return
+    barrier = threading.Barrier(writers, timeout=60)
+
+    def after_head(http_response: Any, **_kw: Any) -> None:
+        if http_response.status_code == 404:
             barrier.wait()
-            won.append(b.put_file_if_absent(key, str(src)))
-            while True:  # append i to a ref by compare-and-swap
-                cur = b.read_ref("names/list.json")
-                data, tok = cur if cur else (b"", None)
-                if b.write_ref("names/list.json", data + f"{i},".encode(), tok):
-                    return
-        except BaseException as e:
+
+    b.client.meta.events.register("after-call.s3.HeadObject", after_head)
+
+
+def race_conditional_create(b: StoreBackend, key: str, sources: list[Path]) -> list[int]:
+    """Writers put different bytes under one key at once; return the indices that "won".
+
+    Asserts what first-writer-wins means: the stored bytes are the one winner's.
+    """
+    hold_prechecks(b, len(sources))
+    won: list[int] = []
+    errors: list[BaseException] = []
+    start = threading.Barrier(len(sources), timeout=60)
+
+    def writer(i: int) -> None:
+        try:
+            start.wait()
+            if b.put_file_if_absent(key, str(sources[i])):
+                won.append(i)
+        except BaseException as e:  # noqa: BLE001 - reported below
             errors.append(e)
 
-    threads = [threading.Thread(target=pusher, args=(i,)) for i in range(16)]
+    threads = [threading.Thread(target=writer, args=(i,)) for i in range(len(sources))]
     for t in threads:
         t.start()
     for t in threads:
-        t.join()
-    assert not errors
-    assert won.count(True) >= 1 and len(won) == 16
-    assert list(b.list_keys("blobs/")) == [key]
-    assert hashlib.sha256(b.get_bytes(key)).hexdigest() == sha
-    final = (b.read_ref("names/list.json") or (b"", ""))[0].decode()
-    assert sorted(int(x) for x in final.strip(",").split(",")) == list(range(16))
+        t.join(timeout=120)
+    assert not errors, errors
+    assert len(won) == 1, f"{len(won)} writers won the create of {key}"
+    assert b.get_bytes(key) == sources[won[0]].read_bytes()
+    return won
+
+
+def race_ref_cas(b: StoreBackend, key: str, writers: int) -> int:
+    """Writers append to one ref by compare-and-swap, all reading the same state first.
+
+    Asserts exactly one first attempt succeeds and no append is lost; returns the
+    number of successful first attempts.
+    """
+    barrier = threading.Barrier(writers, timeout=60)
+    first_wins: list[int] = []
+    errors: list[BaseException] = []
+
+    def appender(i: int) -> None:
+        try:
+            for attempt in range(200):
+                cur = b.read_ref(key)
+                data, tok = cur if cur else (b"", None)
+                if attempt == 0:
+                    barrier.wait()  # everyone read the same state
+                if b.write_ref(key, data + f"{i},".encode(), tok):
+                    if attempt == 0:
+                        first_wins.append(i)
+                    return
+            raise AssertionError(f"writer {i} never got its append in")
+        except BaseException as e:  # noqa: BLE001 - reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=appender, args=(i,)) for i in range(writers)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert not errors, errors
+    final = (b.read_ref(key) or (b"", ""))[0].decode()
+    assert sorted(int(x) for x in final.strip(",").split(",")) == list(range(writers)), final
+    assert len(first_wins) == 1, f"{len(first_wins)} writers swapped the same state"
+    return len(first_wins)
+
+
+def _distinct_sources(tmp_path: Path, n: int, size: int) -> list[Path]:
+    out = []
+    for i in range(n):
+        src = tmp_path / f"src-{i}.bin"
+        src.write_bytes(bytes([i]) * 16 + os.urandom(size - 16))
+        out.append(src)
+    return out
+
+
+def test_racing_single_put_creates_have_exactly_one_winner(
+    s3_url: str, s3_server: S3Server, tmp_path: Path
+) -> None:
+    b = S3Backend(s3_url)
+    sources = _distinct_sources(tmp_path, 8, 64 * 1024)
+    s3_server.reset_counts()
+    race_conditional_create(b, "blobs/sha256/aa/race", sources)
+    # every writer passed the pre-check and sent its conditional PUT: the server decided
+    assert s3_server.count("PutObject", "/objects/blobs/sha256/aa/race") == 8
+    assert s3_server.count("CompleteMultipartUpload", "/objects/blobs/") == 0
+
+
+def test_racing_multipart_creates_have_exactly_one_winner(
+    s3_url: str, s3_server: S3Server, tmp_path: Path
+) -> None:
+    b = small_parts(s3_url)
+    sources = _distinct_sources(tmp_path, 6, 6 * MiB)  # 2 parts each
+    s3_server.reset_counts()
+    race_conditional_create(b, "blobs/sha256/bb/race", sources)
+    assert s3_server.count("CompleteMultipartUpload", "/objects/blobs/sha256/bb/race") == 6
+    assert s3_server.count("PutObject", "/objects/blobs/") == 0
+    # the losers' uploads were aborted: no parts left to pay for
+    uploads = b.client.list_multipart_uploads(Bucket=b.bucket).get("Uploads", [])
+    assert uploads == []
+    assert list(b.list_keys("blobs/")) == ["blobs/sha256/bb/race"]
+
+
+def test_racing_ref_updates_lose_nothing(s3_url: str) -> None:
+    race_ref_cas(S3Backend(s3_url), "names/list.json", 8)
 
 
 def test_server_dies_mid_upload_nothing_visible_then_retry(
@@ -158,18 +247,26 @@ def test_transient_failure_is_retried(s3_url: str, s3_server: S3Server) -> None:
     b = S3Backend(s3_url, max_attempts=6, backoff_base=0.2, connect_timeout=1)
     b.put_bytes_if_absent("manifests/x.json", b"payload")
     s3_server.trip = lambda op, env: op == "GetObject"
+    stop = threading.Event()
+    came_back = threading.Event()
 
-    def come_back() -> None:
-        while not s3_server.down:
+    def come_back() -> None:  # bounded: gives up when the test is over or after 60 s
+        deadline = time.monotonic() + 60
+        while not s3_server.down and not stop.is_set() and time.monotonic() < deadline:
             time.sleep(0.01)
-        s3_server.restart()
+        if s3_server.down:
+            s3_server.restart()
+            came_back.set()
 
     t = threading.Thread(target=come_back)
     t.start()
     try:
         assert b.get_bytes("manifests/x.json") == b"payload"
     finally:
-        t.join()
+        stop.set()
+        t.join(timeout=90)
+        s3_server.trip = None
+    assert came_back.is_set()  # the fault did happen: the value came from a retry
 
 
 def test_broken_download_resumes_where_it_stopped(s3_url: str, s3_server: S3Server,
@@ -179,7 +276,12 @@ def test_broken_download_resumes_where_it_stopped(s3_url: str, s3_server: S3Serv
     b.put_bytes_if_absent("blobs/sha256/dd/x", data)
     ranges: list[str] = []
     s3_server.cut = lambda op, env: op == "GetObject"
-    s3_server.trip = lambda op, env: bool(ranges.append(str(env.get("HTTP_RANGE", ""))))
+
+    def record_range(op: str, env: dict[str, Any]) -> bool:
+        ranges.append(str(env.get("HTTP_RANGE", "")))
+        return False  # observe only: never pull the plug
+
+    s3_server.trip = record_range
     try:
         b.get_file("blobs/sha256/dd/x", str(tmp_path / "x"))
     finally:
