@@ -66,7 +66,8 @@ def import_command_group(module_name: str) -> Any:
         ) from e
 
 
-def build_parser(groups: Sequence[str] = COMMAND_GROUPS) -> argparse.ArgumentParser:
+def build_parser(groups: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The whole CLI; ``groups`` defaults to :data:`COMMAND_GROUPS` (read at call time)."""
     parser = CommandParser(
         prog="medcat-den",
         description="Store, fetch, serve and fine-tune MedCAT model packs.",
@@ -75,7 +76,7 @@ def build_parser(groups: Sequence[str] = COMMAND_GROUPS) -> argparse.ArgumentPar
     )
     add_global_options(parser, in_subcommand=False)
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for module_name in groups:
+    for module_name in COMMAND_GROUPS if groups is None else groups:
         import_command_group(module_name).add_parser(subparsers)
     return parser
 
