@@ -89,7 +89,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     os.environ.update({k: OFFLINE_DEFAULTS[k] for k in added})
     parser = build_parser()
     args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
-    configure_logging(args.verbose)
     func = getattr(args, "func", None)
     if func is None:
         parser.print_help(sys.stderr)
@@ -97,6 +96,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if getattr(args, "keeps_environment", False):  # `run`: the program's environment is its own
         for k in added:
             del os.environ[k]
+    if args.verbose or not getattr(args, "keeps_environment", False):
+        configure_logging(args.verbose)  # not for `run` unasked: the program's basicConfig works
     try:
         code: int = func(args)
     except DenError as e:

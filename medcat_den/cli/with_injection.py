@@ -25,6 +25,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(args_in)
     except SystemExit as e:  # usage error or --help: argparse has printed it
         return e.code if isinstance(e.code, int) else 2
-    configure_logging(args.verbose)
+    if args.verbose:  # else the program's own logging.basicConfig() must still work
+        configure_logging(args.verbose)
     code: int = cmd_run(args)
     return code

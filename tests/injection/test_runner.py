@@ -26,14 +26,14 @@ ENTRIES = {"alias": WRAPPER, "run": RUN, "run --": [*RUN, "--"]}
 
 # what every target reports; with SKIP_LOAD=1 it does not touch MedCAT (plain-python baseline)
 TARGET = textwrap.dedent("""\
-    import json, os, sys
+    import json, logging, os, sys
     source = None
     if not os.environ.get("SKIP_LOAD"):
         from medcat.cat import CAT
         from medcat_den.den import source_of
         source = source_of(CAT.load_model_pack("tiny"))
     print("REPORT " + json.dumps({"argv": sys.argv, "path0": sys.path[0], "name": __name__,
-                                  "source": source}))
+                                  "source": source, "log_handlers": len(logging.root.handlers)}))
     sys.exit(int(sys.argv[1]))
     """)
 
@@ -92,6 +92,7 @@ def test_target_forms_see_their_own_argv_and_exit_code(
     assert got["argv"] == want["argv"]
     assert got["name"] == want["name"] == "__main__"
     assert got["path0"] == want["path0"]
+    assert got["log_handlers"] == want["log_handlers"] == 0  # its basicConfig() would still work
 
 
 @pytest.mark.parametrize("command", [[*WRAPPER, "python", "-i"], [*RUN, "-i"]],
