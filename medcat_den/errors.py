@@ -77,3 +77,7 @@ class TrainingCanceledError(TrainingError):
 
 class ServedModelNotFoundError(ModelNotFoundError, ValueError):
     """A den ref handed to caikit names no model (a ValueError too: caikit runtime answers 404)."""
+
+
+class CommandGroupImportError(DenError, ImportError):
+    """A ``medcat-den`` command group failed to import: a broken install or a bug (never hidden)."""

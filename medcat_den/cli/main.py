@@ -3,7 +3,8 @@
 Each command group is a module ``medcat_den/cli/<group>_cmd.py`` exposing
 ``add_parser(subparsers)``; list it in :data:`COMMAND_GROUPS` to wire it. A group that
 fails to import is a broken install or a bug: ``medcat-den`` stops and names it
-(:class:`CommandGroupImportError`) rather than silently lacking the command.
+(:class:`medcat_den.errors.CommandGroupImportError`, with the traceback) rather than
+silently lacking the command.
 
 Every parser made here, sub-commands and their own sub-commands included, accepts the
 global options of :mod:`medcat_den.cli.common`, before or after the sub-command.
@@ -19,7 +20,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from medcat_den.cli.common import add_global_options, configure_logging
-from medcat_den.errors import DenError
+from medcat_den.errors import CommandGroupImportError, DenError
 
 COMMAND_GROUPS: tuple[str, ...] = (
     "medcat_den.cli.den_cmd",
@@ -31,10 +32,6 @@ COMMAND_GROUPS: tuple[str, ...] = (
     "medcat_den.cli.train_cmd",
     "medcat_den.cli.run_cmd",
 )
-
-
-class CommandGroupImportError(ImportError):
-    """A module of :data:`COMMAND_GROUPS` could not be imported."""
 
 
 class _SubCommands(argparse._SubParsersAction):  # type: ignore[type-arg]

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from medcat_den.cli import main as cli_main
+from medcat_den.errors import CommandGroupImportError
 
 
 def test_every_group_is_wired() -> None:
@@ -23,7 +24,7 @@ def test_a_group_that_fails_to_import_is_named(tmp_path: Path,
     (tmp_path / "broken_cmd.py").write_text("import no_such_dependency_xyz\n")
     monkeypatch.syspath_prepend(str(tmp_path))
     monkeypatch.setattr(cli_main, "COMMAND_GROUPS", (*cli_main.COMMAND_GROUPS, "broken_cmd"))
-    with pytest.raises(cli_main.CommandGroupImportError,
+    with pytest.raises(CommandGroupImportError,
                        match=r"command group broken_cmd failed to import .*no_such_dependency_xyz"):
         cli_main.main(["list"])
 
