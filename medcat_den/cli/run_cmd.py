@@ -116,15 +116,21 @@ def parse_run_args(argv: Sequence[str], prog: str = "medcat-den run") -> RunRequ
 
 
 def export_den_selection(args: argparse.Namespace) -> None:
-    """Put the global den options into the environment, for child processes."""
-    given = {dest: getattr(args, dest, None) for dest in DEN_ENV}
-    if given["den_config"]:  # a config in the environment counts only without type/path
+    """Make the global den paths absolute (the program may chdir) and put them in the environment.
+
+    Child processes read them there; a config given here also hides an inherited type/path,
+    which would otherwise win over an inherited config.
+    """
+    for dest in ("den_path", "den_config"):
+        if getattr(args, dest, None):
+            setattr(args, dest, os.path.abspath(getattr(args, dest)))
+    if getattr(args, "den_config", None):
         os.environ.pop(DEN_ENV["den_type"], None)
         os.environ.pop(DEN_ENV["den_path"], None)
     for dest, var in DEN_ENV.items():
-        value = given[dest]
+        value = getattr(args, dest, None)
         if value:
-            os.environ[var] = os.path.abspath(value) if dest != "den_type" else value
+            os.environ[var] = value
 
 
 def cmd_run(args: argparse.Namespace) -> int:
