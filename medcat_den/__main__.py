@@ -1,4 +1,4 @@
-"""``python -m medcat_den``: the CLI, or ``--with-injection`` to run a program with the den injected."""
+"""``python -m medcat_den``: the ``medcat-den`` CLI; ``--with-injection ...`` is ``run ...``."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import sys
 
 def _main() -> int:
     argv = sys.argv[1:]
-    if argv and argv[0] == "--with-injection":
+    if argv[:1] == ["--with-injection"]:
         from medcat_den.cli.with_injection import main as run_injected
 
         return run_injected(argv)

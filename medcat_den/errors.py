@@ -131,3 +131,7 @@ class BaseModelDeletionError(PolicyError, ValueError):
 
 class InvalidSaveTargetError(DenError, TypeError):
     """``save_model_pack`` under den injection got a target folder that is not a path string."""
+
+
+class CommandGroupImportError(DenError, ImportError):
+    """A ``medcat-den`` command group failed to import: a broken install or a bug (never hidden)."""

@@ -4,16 +4,24 @@ from __future__ import annotations
 
 import argparse
 
-from medcat_den.cli.common import den_from_args, emit_json, human_size, info_dict, report
+from medcat_den.cli.common import (
+    den_from_args,
+    emit_json,
+    format_table,
+    human_size,
+    info_dict,
+    report,
+)
 from medcat_den.den import ModelInfo
 
+HEADERS = ("ID", "NAME/VERSION", "ALIASES", "SIZE", "CREATED", "DESCRIPTION")
 
-def _row(info: ModelInfo) -> str:
+
+def _cells(info: ModelInfo) -> list[str]:
     name = f"{info.name}/{info.version}" if info.name and info.version else (info.name or "-")
-    aliases = ",".join(info.aliases) or "-"
     first_line = info.description.splitlines()[0] if info.description else ""
-    return (f"{info.model_id[:12]}  {name:<28} {aliases:<20} {human_size(info.size):>9}  "
-            f"{info.created_at:%Y-%m-%d %H:%M}  {first_line}")
+    return [info.model_id[:12], name, ",".join(info.aliases) or "-", human_size(info.size),
+            f"{info.created_at:%Y-%m-%d %H:%M}", first_line]
 
 
 def cmd_list(args: argparse.Namespace) -> int:
@@ -24,9 +32,8 @@ def cmd_list(args: argparse.Namespace) -> int:
     if not models:
         print("the den is empty")
         return 0
-    print(f"{'ID':<12}  {'NAME/VERSION':<28} {'ALIASES':<20} {'SIZE':>9}  {'CREATED':<16}  DESCRIPTION")
-    for m in models:
-        print(_row(m))
+    for line in format_table(HEADERS, [_cells(m) for m in models], right=("SIZE",)):
+        print(line)
     return 0
 
 
@@ -80,9 +87,13 @@ def cmd_lineage(args: argparse.Namespace) -> int:
     if args.json:
         emit_json([info_dict(m) for m in chain])
         return 0
-    for depth, m in enumerate(chain):
-        parents = ", ".join(p[:12] for p in m.parents) or "(root)"
-        print(f"{'  ' * min(depth, 1)}{_row(m)}  <- {parents}")
+    rows = []
+    for m in chain:
+        *cells, description = _cells(m)
+        rows.append([*cells, ", ".join(p[:12] for p in m.parents) or "(root)", description])
+    headers = (*HEADERS[:-1], "PARENTS", HEADERS[-1])
+    for line in format_table(headers, rows, right=("SIZE",)):
+        print(line)
     return 0
 
 

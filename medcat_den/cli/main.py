@@ -1,24 +1,28 @@
 """``medcat-den``: the command line entry point.
 
-Command groups live in ``medcat_den/cli/*_cmd.py`` and are added here; a group
-whose optional dependencies are missing is skipped with a debug log.
+Each command group is a module ``medcat_den/cli/<group>_cmd.py`` exposing
+``add_parser(subparsers)``; list it in :data:`COMMAND_GROUPS` to wire it. A group that
+fails to import is a broken install or a bug: ``medcat-den`` stops and names it
+(:class:`medcat_den.errors.CommandGroupImportError`, with the traceback) rather than
+silently lacking the command.
+
+Every parser made here, sub-commands and their own sub-commands included, accepts the
+global options of :mod:`medcat_den.cli.common`, before or after the sub-command.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
-import logging
 import os
 import sys
 from collections.abc import Sequence
+from typing import Any
 
-from medcat_den.cli.common import add_den_options
-from medcat_den.errors import DenError
+from medcat_den.cli.common import add_global_options, configure_logging
+from medcat_den.errors import CommandGroupImportError, DenError
 
-logger = logging.getLogger(__name__)
-
-COMMAND_GROUPS = (
+COMMAND_GROUPS: tuple[str, ...] = (
     "medcat_den.cli.den_cmd",
     "medcat_den.cli.cache_cmd",
     "medcat_den.cli.sync_cmd",
@@ -26,53 +30,71 @@ COMMAND_GROUPS = (
     "medcat_den.cli.evaluate_cmd",
     "medcat_den.cli.serve_cmd",
     "medcat_den.cli.train_cmd",
+    "medcat_den.cli.run_cmd",
 )
 
 
-def build_parser() -> argparse.ArgumentParser:
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--json", action="store_true", help="machine-readable output")
-    common.add_argument("-v", "--verbose", action="count", default=0)
-    add_den_options(common)
-    parser = argparse.ArgumentParser(
+class _SubCommands(argparse._SubParsersAction):  # type: ignore[type-arg]
+    """Gives every sub-command the global options (defaults suppressed, see common.py)."""
+
+    def add_parser(self, name: str, **kwargs: Any) -> argparse.ArgumentParser:
+        # a group may re-declare a global option itself (e.g. hidden): its own one wins
+        kwargs.setdefault("conflict_handler", "resolve")
+        parser: argparse.ArgumentParser = super().add_parser(name, **kwargs)
+        add_global_options(parser, in_subcommand=True)
+        return parser
+
+
+class CommandParser(argparse.ArgumentParser):
+    """An ArgumentParser whose sub-parsers (at any depth) get the global options."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.register("action", "parsers", _SubCommands)
+
+
+def import_command_group(module_name: str) -> Any:
+    try:
+        return importlib.import_module(module_name)
+    except ImportError as e:
+        raise CommandGroupImportError(
+            f"medcat-den: command group {module_name} failed to import "
+            f"({type(e).__name__}: {e}); the install is broken or the module has a bug"
+        ) from e
+
+
+def build_parser(groups: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The whole CLI; ``groups`` defaults to :data:`COMMAND_GROUPS` (read at call time)."""
+    parser = CommandParser(
         prog="medcat-den",
         description="Store, fetch, serve and fine-tune MedCAT model packs.",
-        epilog="Also: python -m medcat_den --with-injection [options] TARGET... "
-        "(run a program with CAT.load_model_pack reading from the den).",
-        parents=[common],
+        epilog="Global options may come before or after the command (after wins). "
+        "Also: python -m medcat_den --with-injection ..., an alias of `medcat-den run`.",
     )
+    add_global_options(parser, in_subcommand=False)
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
-
-    original = subparsers.add_parser
-
-    def add_parser_with_common(name: str, **kwargs: object) -> argparse.ArgumentParser:
-        parents = list(kwargs.pop("parents", []) or [])  # type: ignore[call-overload]
-        return original(name, parents=[common, *parents], **kwargs)  # type: ignore[arg-type]
-
-    subparsers.add_parser = add_parser_with_common  # type: ignore[method-assign]
-    for module_name in COMMAND_GROUPS:
-        try:
-            module = importlib.import_module(module_name)
-        except ImportError as e:
-            logger.debug("command group %s unavailable: %s", module_name, e)
-            continue
-        module.add_parser(subparsers)
+    for module_name in COMMAND_GROUPS if groups is None else groups:
+        import_command_group(module_name).add_parser(subparsers)
     return parser
 
 
+OFFLINE_DEFAULTS = {"MEDCAT_DISABLE_VERSION_CHECK": "true", "HF_HUB_OFFLINE": "1"}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    os.environ.setdefault("MEDCAT_DISABLE_VERSION_CHECK", "true")
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    added = [k for k in OFFLINE_DEFAULTS if k not in os.environ]
+    os.environ.update({k: OFFLINE_DEFAULTS[k] for k in added})
     parser = build_parser()
     args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
-    logging.basicConfig(
-        level=logging.WARNING - 10 * min(args.verbose, 2),
-        format="%(levelname)s %(name)s: %(message)s",
-    )
     func = getattr(args, "func", None)
     if func is None:
         parser.print_help(sys.stderr)
         return 2
+    if getattr(args, "keeps_environment", False):  # `run`: the program's environment is its own
+        for k in added:
+            del os.environ[k]
+    if args.verbose or not getattr(args, "keeps_environment", False):
+        configure_logging(args.verbose)  # not for `run` unasked: the program's basicConfig works
     try:
         code: int = func(args)
     except DenError as e:

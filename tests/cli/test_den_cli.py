@@ -60,3 +60,40 @@ def test_cli_errors_are_clear(run, tmp_path: Path) -> None:  # type: ignore[no-u
     assert bad.returncode == 1 and "invalid" in bad.stderr
     nothing = run(ok=False)
     assert nothing.returncode == 2
+
+
+def column_starts(header: str) -> dict[str, int]:
+    return {word: header.index(word) for word in header.split()}
+
+
+def test_list_and_lineage_columns_line_up_with_long_names(
+    isolated_env: Path, tiny_pack: Path, tiny_pack_b: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from medcat_den.cli.main import main
+
+    long_name = "a-rather-long-model-name-for-the-clinical-ner-of-2026"
+    assert main(["push", str(tiny_pack), "--name", long_name, "--alias", "production-candidate",
+                 "-d", "first"]) == 0
+    assert main(["push", str(tiny_pack_b), "--name", "t", "-d", "second"]) == 0
+    capsys.readouterr()
+    assert main(["list"]) == 0
+    header, *rows = capsys.readouterr().out.splitlines()
+    starts = column_starts(header)
+    assert len(rows) == 2
+    by_name = {row[starts["NAME/VERSION"]:].split()[0]: row for row in rows}
+    long_row, short_row = by_name[f"{long_name}/1"], by_name["t/1"]
+    for row in (long_row, short_row):
+        for column in ("NAME/VERSION", "ALIASES", "CREATED", "DESCRIPTION"):
+            assert row[starts[column] - 2:starts[column]] == "  ", (column, row)  # a column edge
+        assert row[starts["CREATED"]:].startswith("20")
+        size_end = starts["SIZE"] + len("SIZE")
+        assert row[size_end - 1] == "B" and row[size_end] == " "  # right-aligned under SIZE
+    assert long_row[starts["ALIASES"]:].startswith("latest,production-candidate  ")
+    assert long_row[starts["DESCRIPTION"]:] == "first"
+    assert short_row[starts["DESCRIPTION"]:] == "second"
+
+    assert main(["lineage", f"den://{long_name}"]) == 0
+    header, row = capsys.readouterr().out.splitlines()
+    starts = column_starts(header)
+    assert row[starts["PARENTS"]:].startswith("(root)")
+    assert row[starts["DESCRIPTION"]:] == "first"
