@@ -43,7 +43,7 @@ def main() -> None:
     from medcat.cat import CAT
 
     from medcat_den.den import Den
-    from medcat_den.store.local import LocalFolderBackend
+    from medcat_den.storage.local import LocalFolderBackend
 
     with tempfile.TemporaryDirectory(prefix="den-bench-") as tmp:
         pack = args.pack or build_default_pack(str(Path(tmp) / "pack"))

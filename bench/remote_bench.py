@@ -88,7 +88,7 @@ def object_sizes(client: Any, bucket: str) -> dict[str, int]:
 MEASURE = r"""
 import json, statistics, sys, time
 from medcat_den.den import Den
-from medcat_den.store.s3 import S3Backend
+from medcat_den.storage.s3 import S3Backend
 url, repeats = sys.argv[1], int(sys.argv[2])
 def fresh():
     backend = S3Backend(url)
@@ -120,9 +120,9 @@ def legacy_den(client: Any, bucket: str, n: int) -> None:
     from concurrent.futures import ThreadPoolExecutor
     from datetime import datetime, timedelta, timezone
 
-    from medcat_den.store import layout
-    from medcat_den.store.integrity import sha256_bytes
-    from medcat_den.store.manifest import FileEntry, PackManifest
+    from medcat_den.pack import layout
+    from medcat_den.pack.integrity import sha256_bytes
+    from medcat_den.pack.manifest import FileEntry, PackManifest
 
     base = datetime(2025, 1, 1, tzinfo=timezone.utc)
     names = 20 if n >= 20 else 1
@@ -204,8 +204,8 @@ def main() -> None:
     from medcat_den.cache import BlobCache, CachedBackend, CacheSettings
     from medcat_den.den import Den
     from medcat_den.den.policies import RemotePolicy
-    from medcat_den.store.local import LocalFolderBackend
-    from medcat_den.store.s3 import S3Backend
+    from medcat_den.storage.local import LocalFolderBackend
+    from medcat_den.storage.s3 import S3Backend
 
     moto, endpoint = start_moto()
     tmp = Path(tempfile.mkdtemp(prefix="remote-bench-"))

@@ -10,7 +10,7 @@ from typing import Any
 
 from medcat_den.cache import BlobCache, CacheSettings
 from medcat_den.errors import ConfigError
-from medcat_den.store.layout import blob_key
+from medcat_den.pack.layout import blob_key
 
 
 def _cache(args: argparse.Namespace) -> BlobCache:

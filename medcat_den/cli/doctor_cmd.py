@@ -14,8 +14,8 @@ import argparse
 from medcat_den.cache import unwrap
 from medcat_den.cli.common import add_den_options, den_from_args, report
 from medcat_den.errors import DenError
-from medcat_den.store.backend import StoreBackend
-from medcat_den.store.s3 import S3Backend
+from medcat_den.storage.backend import StoreBackend
+from medcat_den.storage.s3 import S3Backend
 
 
 def _single_writer(backend: StoreBackend) -> bool:

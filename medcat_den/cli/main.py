@@ -26,6 +26,7 @@ COMMAND_GROUPS: tuple[str, ...] = (
     "medcat_den.cli.den_cmd",
     "medcat_den.cli.cache_cmd",
     "medcat_den.cli.sync_cmd",
+    "medcat_den.cli.doctor_cmd",
     "medcat_den.cli.linker_cmd",
     "medcat_den.cli.evaluate_cmd",
     "medcat_den.cli.serve_cmd",

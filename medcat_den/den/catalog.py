@@ -49,9 +49,9 @@ from medcat_den.errors import (
     IntegrityError,
     KeyNotFoundError,
 )
-from medcat_den.store import layout
-from medcat_den.store.backend import StoreBackend
-from medcat_den.store.manifest import PackManifest
+from medcat_den.pack import layout
+from medcat_den.storage.backend import StoreBackend
+from medcat_den.pack.manifest import PackManifest
 
 logger = logging.getLogger(__name__)
 

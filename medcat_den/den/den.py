@@ -37,10 +37,10 @@ from medcat_den.errors import (
     KeyNotFoundError,
     ModelNotFoundError,
 )
-from medcat_den.store import layout
-from medcat_den.store.backend import StoreBackend
-from medcat_den.store.manifest import PackManifest
-from medcat_den.store.names import validate_alias, validate_content_id, validate_name
+from medcat_den.pack import layout
+from medcat_den.storage.backend import StoreBackend
+from medcat_den.pack.manifest import PackManifest
+from medcat_den.pack.names import validate_alias, validate_content_id, validate_name
 
 if TYPE_CHECKING:
     from medcat.cat import CAT

@@ -24,10 +24,10 @@ from tqdm.auto import tqdm
 
 from medcat_den.den import provenance
 from medcat_den.errors import DenError, OfflineError
-from medcat_den.store import layout
-from medcat_den.store.integrity import verify_files
-from medcat_den.store.manifest import PackManifest
-from medcat_den.store.names import validate_pack_path
+from medcat_den.pack import layout
+from medcat_den.pack.integrity import verify_files
+from medcat_den.pack.manifest import PackManifest
+from medcat_den.pack.names import validate_pack_path
 
 if TYPE_CHECKING:
     from medcat.cat import CAT

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
-    from medcat_den.store.manifest import PackManifest
+    from medcat_den.pack.manifest import PackManifest
 
 
 class DenPolicy(Protocol):

@@ -36,7 +36,7 @@ from medcat_den.errors import (
     NoSuchModel,
     UnsupportedAPIException,
 )
-from medcat_den.store.names import CONTENT_ID_RE
+from medcat_den.pack.names import CONTENT_ID_RE
 
 if TYPE_CHECKING:
     from medcat_den.den.den import Den

@@ -25,8 +25,8 @@ from typing import TYPE_CHECKING
 from medcat_den.den.catalog import CatalogState, Entry
 from medcat_den.den.model_info import ModelInfo
 from medcat_den.errors import IntegrityError, KeyNotFoundError, ModelInUseError, ModelNotFoundError
-from medcat_den.store import layout
-from medcat_den.store.integrity import verify_files
+from medcat_den.pack import layout
+from medcat_den.pack.integrity import verify_files
 
 if TYPE_CHECKING:
     from medcat_den.den.den import Den

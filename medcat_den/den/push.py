@@ -28,12 +28,12 @@ from medcat_den.errors import (
     KeyNotFoundError,
     ModelNotFoundError,
 )
-from medcat_den.store import layout
-from medcat_den.store.archive import extract_zip_safely, scan_pack_folder
-from medcat_den.store.canonical import pack_substance
-from medcat_den.store.integrity import sha256_file
-from medcat_den.store.manifest import FileEntry, PackManifest
-from medcat_den.store.names import validate_alias, validate_content_id, validate_name
+from medcat_den.pack import layout
+from medcat_den.pack.archive import extract_zip_safely, scan_pack_folder
+from medcat_den.pack.canonical import pack_substance
+from medcat_den.pack.integrity import sha256_file
+from medcat_den.pack.manifest import FileEntry, PackManifest
+from medcat_den.pack.names import validate_alias, validate_content_id, validate_name
 
 if TYPE_CHECKING:
     from medcat.cat import CAT

@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 
 from medcat_den.errors import InvalidNameError
-from medcat_den.store.names import ID_PREFIX_RE, validate_alias, validate_name
+from medcat_den.pack.names import ID_PREFIX_RE, validate_alias, validate_name
 
 SCHEME_RE = re.compile(r"^den:/{1,2}")
 LATEST = "latest"

@@ -25,8 +25,8 @@ from medcat_den.cache import CachedBackend, cache_for_remote
 from medcat_den.den.den import Den
 from medcat_den.den.policies import policy_for
 from medcat_den.errors import ConfigError
-from medcat_den.store import registry
-from medcat_den.store.backend import StoreBackend
+from medcat_den.storage import registry
+from medcat_den.storage.backend import StoreBackend
 
 LOCAL_TYPES = ("LOCAL_USER", "LOCAL_MACHINE")
 APP = registry.APP
@@ -38,7 +38,7 @@ def _truthy(value: str | None) -> bool:
 
 
 def create_backend(den_type: str, config: dict[str, Any] | None = None) -> StoreBackend:
-    """Build a backend by type name (the one place: ``medcat_den.store.registry``)."""
+    """Build a backend by type name (the one place: ``medcat_den.storage.registry``)."""
     return registry.create_backend(den_type, config)
 
 

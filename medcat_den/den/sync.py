@@ -27,9 +27,9 @@ from tqdm.auto import tqdm
 from medcat_den.den.catalog import CatalogState, Entry, ModelSummary
 from medcat_den.den.den import Den
 from medcat_den.errors import ConfigError, IntegrityError, KeyNotFoundError
-from medcat_den.store.integrity import sha256_file
-from medcat_den.store.layout import blob_key, manifest_key, substance_key
-from medcat_den.store.manifest import PackManifest
+from medcat_den.pack.integrity import sha256_file
+from medcat_den.pack.layout import blob_key, manifest_key, substance_key
+from medcat_den.pack.manifest import PackManifest
 
 logger = logging.getLogger(__name__)
 

@@ -16,9 +16,9 @@ import pytest
 from medcat_den.cache import BlobCache, CachedBackend, CacheSettings
 from medcat_den.den import Den, get_default_den
 from medcat_den.errors import ConfigError, IntegrityError, OfflineError
-from medcat_den.store.layout import blob_key
-from medcat_den.store.local import LocalFolderBackend
-from medcat_den.store.s3 import S3Backend
+from medcat_den.pack.layout import blob_key
+from medcat_den.storage.local import LocalFolderBackend
+from medcat_den.storage.s3 import S3Backend
 from tests._s3 import S3Server
 
 

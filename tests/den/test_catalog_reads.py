@@ -11,8 +11,8 @@ from medcat_den.den import Den
 from medcat_den.den.catalog import Entry
 from medcat_den.den.policies import ENV_LOCAL_FINE_TUNE, RemotePolicy
 from medcat_den.errors import ConcurrentUpdateError, IntegrityError, PolicyError
-from medcat_den.store import layout
-from medcat_den.store.local import LocalFolderBackend
+from medcat_den.pack import layout
+from medcat_den.storage.local import LocalFolderBackend
 
 
 class TornReads(LocalFolderBackend):

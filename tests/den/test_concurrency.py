@@ -15,13 +15,13 @@ import time
 from pathlib import Path
 
 from medcat_den.den import Den
-from medcat_den.store.local import LocalFolderBackend
+from medcat_den.storage.local import LocalFolderBackend
 from tests.conftest import TINY_CONCEPTS, build_pack
 
 PUSHER = r"""
 import json, os, sys, time
 from medcat_den.den import Den
-from medcat_den.store.local import LocalFolderBackend
+from medcat_den.storage.local import LocalFolderBackend
 den = Den(LocalFolderBackend(sys.argv[1]))
 go = sys.argv[2]
 packs = sys.argv[3:]

@@ -1,7 +1,7 @@
 """A pusher SIGKILLed right after a chosen backend write leaves a consistent den.
 
 The fault-injection hook (``MEDCAT_DEN_FAULT_KILL_AFTER_WRITES=N``, see
-``medcat_den/store/fault_injection.py``) makes a real pushing process kill itself
+``medcat_den/storage/fault_injection.py``) makes a real pushing process kill itself
 right after its Nth backend write, so every stage of a push (blobs: first,
 second, middle, last; the manifest, the substance index, the name ref, the
 alias move) is interrupted once, deterministically. The expected state after N writes is taken from an
@@ -25,8 +25,8 @@ import pytest
 
 from medcat_den.den import Den
 from medcat_den.errors import ModelNotFoundError
-from medcat_den.store import fault_injection
-from medcat_den.store.local import LocalFolderBackend
+from medcat_den.storage import fault_injection
+from medcat_den.storage.local import LocalFolderBackend
 from tests._s3 import S3Server, s3_server, s3_url
 from tests.conftest import TINY_CONCEPTS, build_pack
 
@@ -38,10 +38,10 @@ import sys
 from medcat_den.den import Den
 where = sys.argv[1]
 if where.startswith("s3://"):
-    from medcat_den.store.s3 import S3Backend
+    from medcat_den.storage.s3 import S3Backend
     backend = S3Backend(where)
 else:
-    from medcat_den.store.local import LocalFolderBackend
+    from medcat_den.storage.local import LocalFolderBackend
     backend = LocalFolderBackend(where)
 den = Den(backend)
 info = den.push_model(sys.argv[2], "new", name="m")
@@ -54,7 +54,7 @@ REFS = ("den://m", "den://m@prod", "den://m/1", "den://m/2")
 
 def open_den(where: str) -> Den:
     if where.startswith("s3://"):
-        from medcat_den.store.s3 import S3Backend
+        from medcat_den.storage.s3 import S3Backend
 
         return Den(S3Backend(where))
     return Den(LocalFolderBackend(where))

@@ -18,7 +18,7 @@ from medcat_den.errors import (
     ModelInUseError,
     ModelNotFoundError,
 )
-from medcat_den.store.local import LocalFolderBackend
+from medcat_den.storage.local import LocalFolderBackend
 from tests.conftest import TINY_CONCEPTS, build_pack
 
 SENTENCE = "The patient has diabetes and asthma."

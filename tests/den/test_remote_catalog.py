@@ -12,10 +12,10 @@ from medcat_den.cache import BlobCache, CachedBackend, CacheSettings
 from medcat_den.den import Den
 from medcat_den.den.catalog import COMPACT_EVERY, CatalogState, ModelSummary, NameRecord
 from medcat_den.den.model_info import ModelInfo
-from medcat_den.store import layout
-from medcat_den.store.integrity import sha256_bytes
-from medcat_den.store.manifest import FileEntry, PackManifest
-from medcat_den.store.s3 import S3Backend, parse_s3_url
+from medcat_den.pack import layout
+from medcat_den.pack.integrity import sha256_bytes
+from medcat_den.pack.manifest import FileEntry, PackManifest
+from medcat_den.storage.s3 import S3Backend, parse_s3_url
 from tests._s3 import S3Server
 from tests.den._packs import variant
 

@@ -7,9 +7,9 @@ from pathlib import Path
 
 from medcat_den.den import Den
 from medcat_den.den.model_info import ModelInfo
-from medcat_den.store import layout
-from medcat_den.store.local import LocalFolderBackend
-from medcat_den.store.s3 import S3Backend
+from medcat_den.pack import layout
+from medcat_den.storage.local import LocalFolderBackend
+from medcat_den.storage.s3 import S3Backend
 from tests._s3 import S3Server
 from tests.den._packs import variant
 

@@ -10,7 +10,7 @@ import pytest
 
 from medcat_den.den import get_default_den
 from medcat_den.errors import ConfigError
-from medcat_den.store.local import LocalFolderBackend
+from medcat_den.storage.local import LocalFolderBackend
 
 
 def test_env_type_is_case_insensitive_and_path_is_used(isolated_env: Path,

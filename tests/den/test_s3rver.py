@@ -9,7 +9,7 @@ import pytest
 
 from medcat_den.den import Den
 from medcat_den.errors import ModelNotFoundError, UnsafeBackendError
-from medcat_den.store.s3 import GUARANTEE_CAS, GUARANTEE_CREATE, S3Backend
+from medcat_den.storage.s3 import GUARANTEE_CAS, GUARANTEE_CREATE, S3Backend
 from tests._s3rver import S3rver
 from tests.den._packs import variant
 

@@ -12,8 +12,8 @@ import yaml
 from medcat_den.den import Den, get_default_den
 from medcat_den.den.sync import den_for_spec, sync_dens
 from medcat_den.errors import ConfigError, PolicyError
-from medcat_den.store.layout import manifest_key
-from medcat_den.store.local import LocalFolderBackend
+from medcat_den.pack.layout import manifest_key
+from medcat_den.storage.local import LocalFolderBackend
 from tests._s3 import S3Server, start_server
 
 

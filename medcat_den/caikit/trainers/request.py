@@ -24,7 +24,7 @@ from medcat_den.caikit.trainers.request_error import InvalidTrainingRequestError
 from medcat_den.errors import ConfigError, InvalidNameError
 from medcat_den.jobs.components import DEFAULT_FACTORY, load_factory
 from medcat_den.jobs.spec import DEN_SPEC_KEYS, DenSpec, JobSpec
-from medcat_den.store.names import validate_alias, validate_name
+from medcat_den.pack.names import validate_alias, validate_name
 from medcat_den.training import TrainerConfig
 
 COMMON_KEYS = frozenset({"component_factory", "trainer_config", *DEN_SPEC_KEYS})

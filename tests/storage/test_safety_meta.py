@@ -25,7 +25,7 @@ from typing import Any
 import pytest
 
 from medcat_den.den import Den
-from medcat_den.store.local import LocalFolderBackend
+from medcat_den.storage.local import LocalFolderBackend
 from tests._s3 import S3Server
 from tests.den import test_crash_points as crash_tests
 from tests.store import test_archive_safety as archive_tests
@@ -43,7 +43,7 @@ def _patch_everywhere(mp: pytest.MonkeyPatch, module: str, name: str, replacemen
     import sys
 
     original = getattr(importlib.import_module(module), name)
-    for package in ("medcat_den.store", "medcat_den.cache", "medcat_den.den"):
+    for package in ("medcat_den.storage", "medcat_den.pack", "medcat_den.cache", "medcat_den.den"):
         pkg = importlib.import_module(package)
         for info in pkgutil.iter_modules(pkg.__path__, package + "."):
             importlib.import_module(info.name)
@@ -107,7 +107,7 @@ def local_ref_cas_off(mp: pytest.MonkeyPatch) -> None:
 
 def manifest_id_check_off(mp: pytest.MonkeyPatch) -> None:
     """A fetched manifest is checked against its content id (``PackManifest.from_bytes``)."""
-    from medcat_den.store.manifest import PackManifest
+    from medcat_den.pack.manifest import PackManifest
 
     original = PackManifest.from_bytes.__func__  # type: ignore[attr-defined]
 
@@ -121,12 +121,12 @@ def manifest_id_check_off(mp: pytest.MonkeyPatch) -> None:
 
 def blob_hash_check_off(mp: pytest.MonkeyPatch) -> None:
     """Blobs are re-hashed before a pack is loaded (``store.integrity.verify_files``)."""
-    _patch_everywhere(mp, "medcat_den.store.integrity", "verify_files", lambda *a, **kw: None)
+    _patch_everywhere(mp, "medcat_den.pack.integrity", "verify_files", lambda *a, **kw: None)
 
 
 def zip_path_check_off(mp: pytest.MonkeyPatch) -> None:
     """Archive entries are checked before extraction (``store.archive.extract_zip_safely``)."""
-    from medcat_den.store.archive import _pack_root
+    from medcat_den.pack.archive import _pack_root
 
     def naive(zip_path: str, dest: str, max_bytes: int | None = None) -> str:
         with zipfile.ZipFile(zip_path) as zf:
@@ -137,7 +137,7 @@ def zip_path_check_off(mp: pytest.MonkeyPatch) -> None:
                     out.write(zf.read(info))
         return _pack_root(dest)
 
-    _patch_everywhere(mp, "medcat_den.store.archive", "extract_zip_safely", naive)
+    _patch_everywhere(mp, "medcat_den.pack.archive", "extract_zip_safely", naive)
 
 
 def folder_link_check_off(mp: pytest.MonkeyPatch) -> None:
@@ -150,7 +150,7 @@ def folder_link_check_off(mp: pytest.MonkeyPatch) -> None:
                 out[os.path.relpath(full, folder).replace(os.sep, "/")] = os.path.getsize(full)
         return out
 
-    _patch_everywhere(mp, "medcat_den.store.archive", "scan_pack_folder", naive)
+    _patch_everywhere(mp, "medcat_den.pack.archive", "scan_pack_folder", naive)
 
 
 def gc_grace_off(mp: pytest.MonkeyPatch) -> None:

@@ -24,7 +24,7 @@ from importlib.metadata import entry_points
 from typing import Any
 
 from medcat_den.errors import ConfigError
-from medcat_den.store.backend import StoreBackend
+from medcat_den.storage.backend import StoreBackend
 
 ENTRY_POINT_GROUP = "medcat_den.backends"
 BUILTIN_TYPES = ("LOCAL_USER", "LOCAL_MACHINE", "S3")
@@ -43,7 +43,7 @@ def default_local_root(den_type: str) -> str:
 
 def _local_backend(kind: str) -> Callable[[dict[str, Any]], StoreBackend]:
     def build(cfg: dict[str, Any]) -> StoreBackend:
-        from medcat_den.store.local import LocalFolderBackend
+        from medcat_den.storage.local import LocalFolderBackend
 
         root = cfg.pop("root", None) or cfg.pop("path", None) or default_local_root(kind)
         shared = bool(cfg.pop("shared", kind == "LOCAL_MACHINE"))
@@ -56,7 +56,7 @@ def _local_backend(kind: str) -> Callable[[dict[str, Any]], StoreBackend]:
 
 
 def _s3_backend(cfg: dict[str, Any]) -> StoreBackend:
-    from medcat_den.store.s3 import S3Backend
+    from medcat_den.storage.s3 import S3Backend
 
     path = cfg.pop("path", None)
     if path is not None:  # MEDCAT_DEN_PATH=s3://bucket/prefix

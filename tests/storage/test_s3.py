@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 
 from medcat_den.errors import BackendError, ConfigError, KeyNotFoundError
-from medcat_den.store.backend import StoreBackend
-from medcat_den.store.s3 import S3Backend
+from medcat_den.storage.backend import StoreBackend
+from medcat_den.storage.s3 import S3Backend
 from tests._s3 import FAKE_KEY_ID, FAKE_SECRET, S3Server
 
 MiB = 1024 * 1024

@@ -12,7 +12,7 @@ import pytest
 
 from medcat_den.den import Den
 from medcat_den.errors import InvalidNameError, InvalidPackError, UnsafeArchiveError
-from medcat_den.store.local import LocalFolderBackend
+from medcat_den.storage.local import LocalFolderBackend
 
 
 @pytest.fixture()

@@ -11,8 +11,8 @@ import pytest
 
 from medcat_den.den import Den
 from medcat_den.errors import IntegrityError
-from medcat_den.store.layout import blob_key, manifest_key
-from medcat_den.store.local import LocalFolderBackend
+from medcat_den.pack.layout import blob_key, manifest_key
+from medcat_den.storage.local import LocalFolderBackend
 
 
 class _Exploit:

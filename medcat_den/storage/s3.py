@@ -50,8 +50,8 @@ from urllib.parse import urlsplit, urlunsplit
 from tqdm.auto import tqdm
 
 from medcat_den.errors import BackendError, ConfigError, KeyNotFoundError, UnsafeBackendError
-from medcat_den.store.backend import ObjectInfo, StoreBackend, validate_key
-from medcat_den.store.fault_injection import counts_write
+from medcat_den.storage.backend import ObjectInfo, StoreBackend, validate_key
+from medcat_den.storage.fault_injection import counts_write
 
 logger = logging.getLogger(__name__)
 

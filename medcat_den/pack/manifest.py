@@ -1,7 +1,7 @@
 """``PackManifest``: what a stored model is made of, and its content id.
 
 The content id is the sha256 of the manifest's *canonical form*: the schema,
-the substance digest (see ``medcat_den.store.canonical``) and the file map
+the substance digest (see ``medcat_den.pack.canonical``) and the file map
 (pack path -> blob sha256 and size), as compact sorted JSON. Descriptive
 fields (description, created time, parents, metadata, model card) are
 annotations recorded at first push and are not part of the identity, so the
@@ -18,8 +18,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from medcat_den.errors import IntegrityError
-from medcat_den.store.integrity import sha256_bytes
-from medcat_den.store.names import validate_content_id, validate_pack_path
+from medcat_den.pack.integrity import sha256_bytes
+from medcat_den.pack.names import validate_content_id, validate_pack_path
 
 SCHEMA = "medcat-den/manifest/1"
 

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from medcat_den.errors import ConfigError
-from medcat_den.store.local import LocalFolderBackend
-from medcat_den.store.registry import available_backend_types, create_backend
-from medcat_den.store.s3 import S3Backend
+from medcat_den.storage.local import LocalFolderBackend
+from medcat_den.storage.registry import available_backend_types, create_backend
+from medcat_den.storage.s3 import S3Backend
 
 # A complete, minimal custom backend, as a user would ship it in their own package
 # (the README's example). It keeps everything in a process-wide dict.
@@ -21,7 +21,7 @@ CUSTOM_BACKEND = textwrap.dedent('''
     from collections.abc import Iterator
 
     from medcat_den.errors import KeyNotFoundError
-    from medcat_den.store.backend import StoreBackend, validate_key
+    from medcat_den.storage.backend import StoreBackend, validate_key
 
     STORES: dict[str, dict[str, dict[str, bytes]]] = {}
 
@@ -125,11 +125,11 @@ def test_unknown_type_lists_valid_ones() -> None:
     with pytest.raises(ConfigError, match="cannot import module 'no_such_pkg_xyz'"):
         create_backend("no_such_pkg_xyz.Backend", None)
     with pytest.raises(ConfigError, match="has no 'Nope'"):
-        create_backend("medcat_den.store.s3.Nope", None)
+        create_backend("medcat_den.storage.s3.Nope", None)
     with pytest.raises(ConfigError, match="not a StoreBackend subclass"):
         create_backend("collections.OrderedDict", None)
     with pytest.raises(ConfigError, match="abstract"):
-        create_backend("medcat_den.store.backend.StoreBackend", None)
+        create_backend("medcat_den.storage.backend.StoreBackend", None)
 
 
 def test_custom_backend_by_import_path_is_a_working_den(

@@ -14,7 +14,7 @@ import zipfile
 import zlib
 
 from medcat_den.errors import InvalidNameError, InvalidPackError, UnsafeArchiveError
-from medcat_den.store.names import validate_pack_path
+from medcat_den.pack.names import validate_pack_path
 
 DEFAULT_MAX_PACK_BYTES = 64 * 1024**3
 DEFAULT_MAX_FILES = 100_000

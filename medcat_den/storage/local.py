@@ -20,16 +20,19 @@ from collections.abc import Iterator
 from filelock import FileLock
 
 from medcat_den.errors import BackendError, KeyNotFoundError
-from medcat_den.store import fsutil
-from medcat_den.store.backend import StoreBackend, validate_key
-from medcat_den.store.fault_injection import counts_write
-from medcat_den.store.layout import is_blob_key
+from medcat_den.storage import fsutil
+from medcat_den.storage.backend import StoreBackend, validate_key
+from medcat_den.storage.fault_injection import counts_write
 
 
 class LocalFolderBackend(StoreBackend):
     """Objects and refs under one local folder (``LOCAL_USER`` / ``LOCAL_MACHINE``)."""
 
     is_local = True
+
+    # Objects under these prefixes are content-addressed and shared by hard link (the den's blobs):
+    # they are stored read-only so that an edit through a link cannot corrupt every copy.
+    read_only_prefixes: tuple[str, ...] = ("blobs/",)
 
     def __init__(self, root: str, shared: bool = False) -> None:
         self.root = os.path.abspath(os.path.expanduser(str(root)))
@@ -80,7 +83,7 @@ class LocalFolderBackend(StoreBackend):
             raise KeyNotFoundError(f"{key} not found in {self.describe()}") from None
 
     def _mode_for(self, key: str) -> int:
-        return self._blob_mode if is_blob_key(key) else self._file_mode
+        return self._blob_mode if key.startswith(self.read_only_prefixes) else self._file_mode
 
     @counts_write
     def put_file_if_absent(self, key: str, src_path: str) -> bool:

@@ -14,7 +14,7 @@ Nothing else in the package spells these prefixes.
 
 from __future__ import annotations
 
-from medcat_den.store.names import SHA256_RE, validate_name
+from medcat_den.pack.names import SHA256_RE, validate_name
 
 BLOBS = "blobs/sha256/"
 MANIFESTS = "manifests/"
