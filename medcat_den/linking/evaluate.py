@@ -1,12 +1,14 @@
 """``evaluate(cat, export)``: micro precision / recall / F1 of a MedCAT model on an export.
 
-Strict: same document, start, end and CUI. Lenient: same document and CUI with
-overlapping spans (each prediction / annotation counted once).
+Predictions are what users get: ``cat.get_entities(text)`` (every entity it returns
+counts; a duplicate prediction is a false positive). Strict: same document, start,
+end and CUI (multiset matching). Lenient: same document and CUI with overlapping
+spans (each prediction / annotation counted once).
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable
 from typing import Any
 
@@ -25,8 +27,8 @@ def _prf(tp: int, fp: int, fn: int) -> tuple[float, float, float]:
 
 
 def span_metrics(gold: Iterable[Span], pred: Iterable[Span]) -> dict[str, float]:
-    gold_s, pred_s = set(gold), set(pred)
-    tp = len(gold_s & pred_s)
+    gold_s, pred_s = list(gold), list(pred)
+    tp = sum((Counter(gold_s) & Counter(pred_s)).values())
     fp, fn = len(pred_s) - tp, len(gold_s) - tp
     p, r, f = _prf(tp, fp, fn)
     by_key: dict[tuple[int, str], list[tuple[int, int]]] = defaultdict(list)
@@ -55,9 +57,6 @@ def evaluate(cat: Any, export: dict[str, Any]) -> dict[str, float]:
     pred: list[Span] = []
     for i, d in enumerate(tqdm(docs, desc="Evaluating", leave=False)):
         gold += [(i, s, e, c) for s, e, c in d.annotations]
-        doc = cat(d.text)
-        if doc is None:
-            continue
-        pred += [(i, ent.base.start_char_index, ent.base.end_char_index, ent.cui)
-                 for ent in doc.linked_ents if ent.cui]
+        pred += [(i, int(e["start"]), int(e["end"]), str(e["cui"]))
+                 for e in cat.get_entities(d.text)["entities"].values() if e.get("cui")]
     return span_metrics(gold, pred)

@@ -339,7 +339,7 @@ class EmbeddingLinker(AbstractEntityProvidingComponent, AbstractManualSerialisab
             ents.append(ent)
         if self.cnf.use_abbreviations:
             ents += self._abbreviations(doc, ents)
-        return filter_linked_annotations(doc, ents, nested)
+        return assign_unique_ids(doc, filter_linked_annotations(doc, ents, nested))
 
     def _abbreviations(self, doc: MutableDocument, ents: list[MutableEntity]
                        ) -> list[MutableEntity]:
@@ -420,6 +420,27 @@ class EmbeddingLinker(AbstractEntityProvidingComponent, AbstractManualSerialisab
             h.update(k.encode())
             h.update(v.float().numpy().tobytes())
         return h.hexdigest()
+
+
+def assign_unique_ids(doc: MutableDocument, ents: list[MutableEntity]) -> list[MutableEntity]:
+    """Give every linked entity an id no other entity of ``doc`` has.
+
+    ``cat.get_entities`` keys its output by entity id, so entities the linker creates
+    (abbreviations, generated / tagged spans; their id defaults to -1) would otherwise
+    overwrite each other or an NER entity. NER ids are kept; the rest get fresh ids
+    above every id in the document.
+    """
+    taken = {int(e.id) for e in doc.ner_ents if int(e.id) >= 0}
+    nxt = max(taken | {int(e.id) for e in ents}, default=-1) + 1
+    seen: set[int] = set()
+    for ent in ents:
+        eid = int(ent.id)
+        if eid < 0 or eid in seen:
+            ent.id = nxt
+            eid = nxt
+            nxt += 1
+        seen.add(eid)
+    return ents
 
 
 def _upper_ratio(text: str) -> float:
