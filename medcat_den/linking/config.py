@@ -44,6 +44,8 @@ Config keys (all have defaults; none is hard-coded elsewhere):
   ``tagger_chunk_tokens`` / ``tagger_chunk_stride``: document chunks;
   ``tagger_loss_weight``; ``tagger_negatives_per_doc``: non-mention n-grams per training
   document that teach the rejection head to refuse wrong tagged spans).
+- ``calibration_every``: with ``fit(..., calibrate_threshold=True)`` every N-th training
+  document is held out to choose ``rejection_threshold`` (never the evaluation split).
 - ``use_abbreviations``: link "long form (ABBR)" abbreviations doc-wide.
 - ``overlap_resolution``: ``score`` or ``longest`` (when nested ents are hidden).
 """
@@ -98,6 +100,7 @@ class EmbeddingLinkingConfig(Linking):
     generator_max_spans_per_doc: int = 400
     use_abbreviations: bool = True
     use_tagger: bool = True
+    calibration_every: int = 7
     tagger_threshold: float = 0.5
     tagger_chunk_tokens: int = 256
     tagger_chunk_stride: int = 32

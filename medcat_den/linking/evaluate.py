@@ -50,12 +50,15 @@ def span_metrics(gold: Iterable[Span], pred: Iterable[Span]) -> dict[str, float]
             "lenient_tp": float(l_tp_gold), "lenient_fp": float(l_fp), "lenient_fn": float(l_fn)}
 
 
-def evaluate(cat: Any, export: dict[str, Any]) -> dict[str, float]:
-    """Micro P/R/F1 (strict and lenient) with tp/fp/fn of ``cat`` on ``export``."""
+def evaluate(cat: Any, export: dict[str, Any], progress: bool = True) -> dict[str, float]:
+    """Micro P/R/F1 (strict and lenient) with tp/fp/fn of ``cat`` on ``export``.
+
+    ``progress=False``: no progress bar (e.g. while a background job shows its own).
+    """
     docs = parse_export(export, None, require_annotations=False)
     gold: list[Span] = []
     pred: list[Span] = []
-    for i, d in enumerate(tqdm(docs, desc="Evaluating", leave=False)):
+    for i, d in enumerate(tqdm(docs, desc="Evaluating", leave=False, disable=not progress)):
         gold += [(i, s, e, c) for s, e, c in d.annotations]
         pred += [(i, int(e["start"]), int(e["end"]), str(e["cui"]))
                  for e in cat.get_entities(d.text)["entities"].values() if e.get("cui")]

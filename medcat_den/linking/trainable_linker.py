@@ -89,6 +89,21 @@ class LinkBatch:
     tags: list[TagExample] = field(default_factory=list)
 
 
+def split_for_calibration(export: dict[str, Any], every: int
+                          ) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(training part, calibration part): every ``every``-th document is held out."""
+    if every < 2:
+        raise TrainingError(f"calibration_every must be >= 2, got {every}")
+    docs = [d for p in export.get("projects", []) for d in p.get("documents", [])]
+    held = [d for i, d in enumerate(docs) if i % every == every - 1]
+    if not held or len(held) == len(docs):
+        raise TrainingError(f"too few training documents ({len(docs)}) to hold out every "
+                            f"{every}-th for threshold calibration")
+    keep = [d for i, d in enumerate(docs) if i % every != every - 1]
+    return ({"projects": [{"name": "train", "documents": keep}]},
+            {"projects": [{"name": "calibration", "documents": held}]})
+
+
 class TrainableEmbeddingLinker(EmbeddingLinker):
     """Trainable embedding linker (see module docstring)."""
 
@@ -473,8 +488,10 @@ class TrainableEmbeddingLinker(EmbeddingLinker):
             calibrate_threshold: bool = False) -> dict[str, float]:
         """Train on ``train_export``; returns losses and (with ``eval_export``) metrics.
 
-        ``calibrate_threshold`` picks the rejection threshold maximising strict F1
-        on ``eval_export`` (a validation split, never the test split).
+        ``calibrate_threshold`` holds out every ``calibration_every``-th training document
+        (never ``eval_export``, so reported metrics are not tuned on the split they are
+        measured on), trains on the rest and picks the rejection threshold maximising strict
+        F1 on the held-out documents.
         """
         cnf = self.cnf
         if top_n_layers_to_unfreeze is not None:
@@ -490,6 +507,9 @@ class TrainableEmbeddingLinker(EmbeddingLinker):
             raise TrainingError("epochs and batch size must be >= 1 and learning rate > 0")
         torch.manual_seed(cnf.seed)
         rng = random.Random(cnf.seed)
+        calib: dict[str, Any] | None = None
+        if calibrate_threshold:
+            train_export, calib = split_for_calibration(train_export, self.cnf.calibration_every)
         examples = self.preprocess(train_export)
         opt = self.configure_optimizer(lr, wd)
         self.train_mode(True)
@@ -513,9 +533,9 @@ class TrainableEmbeddingLinker(EmbeddingLinker):
         self.on_train_end()
         result = {"loss_first_epoch": losses[0], "loss_last_epoch": losses[-1],
                   "train_rows": float(len(examples))}
+        if calib is not None:
+            result["rejection_threshold"] = self.calibrate_threshold(calib)
         if eval_export is not None:
-            if calibrate_threshold:
-                result["rejection_threshold"] = self.calibrate_threshold(eval_export)
             result.update(self.evaluate_export(eval_export))
         return result
 
