@@ -122,5 +122,6 @@ def test_tagger_training_data_errors(trainable_pack: Path, toy_train: dict[str, 
     export["projects"][0]["documents"] = export["projects"][0]["documents"][:3]
     mutate(export["projects"][0]["documents"][1])
     linker = get_linker(CAT.load_model_pack(str(trainable_pack)))
+    linker.cnf.use_tagger = True
     with pytest.raises(TrainingError, match=message):
         linker.preprocess(export)
