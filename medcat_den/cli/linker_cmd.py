@@ -6,8 +6,9 @@
 - ``linker train PACK --train JSON [--devel JSON] --out DIR [--epochs N] [--lr LR]
   [--weight-decay WD] [--batch-size N] [--unfreeze N] [--calibrate]``: fine-tune
   the trainable linker of PACK (a pack folder/zip or a den ref) on a
-  MedCATtrainer export and save the result; ``--devel`` reports P/R/F1 and with
-  ``--calibrate`` picks the rejection threshold on it.
+  MedCATtrainer export and save the result; ``--devel`` reports P/R/F1 (scored on
+  what ``cat.get_entities`` returns); ``--calibrate`` picks the rejection threshold on
+  every 7th training document, held out of training (never on ``--devel``).
 """
 
 from __future__ import annotations
@@ -100,7 +101,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     result = linker.fit(train, devel, epochs=args.epochs, learning_rate=args.lr,
                         weight_decay=args.weight_decay, batch_size=args.batch_size,
                         top_n_layers_to_unfreeze=args.unfreeze,
-                        calibrate_threshold=bool(args.calibrate and devel is not None))
+                        calibrate_threshold=bool(args.calibrate))
     os.makedirs(args.out, exist_ok=True)
     path = cat.save_model_pack(args.out, pack_name=args.name, make_archive=False,
                                add_hash_to_pack_name=False,
@@ -144,5 +145,5 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
     t.add_argument("--batch-size", type=int, help="training batch size")
     t.add_argument("--unfreeze", type=int, help="top LM layers to unfreeze (-1: all)")
     t.add_argument("--calibrate", action="store_true",
-                   help="choose the rejection threshold on --devel")
+                   help="choose the rejection threshold on held-out training documents")
     t.set_defaults(func=cmd_train)

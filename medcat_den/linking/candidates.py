@@ -20,6 +20,7 @@ from torch import Tensor
 KIND_DICT = 0
 KIND_GENERATED = 1
 KIND_GOLD = 2
+KIND_TAGGED = 3
 
 _WORD = re.compile(r"\w", re.UNICODE)
 _STOP = frozenset(

@@ -38,6 +38,15 @@ Config keys (all have defaults; none is hard-coded elsewhere):
 - ``use_candidate_generator``, ``generator_max_ngram``,
   ``generator_similarity_threshold``, ``generator_max_spans_per_doc``:
   embedding candidate generator (n-grams ending in a word that ends a name).
+- ``use_tagger`` (trainable linker; off by default: on NCBI devel it did not win yet,
+  see docs/linker.md): learned mention detection, a BIO head over the encoder's token
+  states trained with the linker; proposes spans the dictionary missed
+  (``tagger_threshold``: minimum mean label probability of a span;
+  ``tagger_chunk_tokens`` / ``tagger_chunk_stride``: document chunks;
+  ``tagger_loss_weight``; ``tagger_negatives_per_doc``: non-mention n-grams per training
+  document that teach the rejection head to refuse wrong tagged spans).
+- ``calibration_every``: with ``fit(..., calibrate_threshold=True)`` every N-th training
+  document is held out to choose ``rejection_threshold`` (never the evaluation split).
 - ``use_abbreviations``: link "long form (ABBR)" abbreviations doc-wide.
 - ``overlap_resolution``: ``score`` or ``longest`` (when nested ents are hidden).
 """
@@ -91,6 +100,13 @@ class EmbeddingLinkingConfig(Linking):
     generator_similarity_threshold: float = 0.8
     generator_max_spans_per_doc: int = 400
     use_abbreviations: bool = True
+    use_tagger: bool = False
+    calibration_every: int = 7
+    tagger_threshold: float = 0.5
+    tagger_chunk_tokens: int = 256
+    tagger_chunk_stride: int = 32
+    tagger_loss_weight: float = 1.0
+    tagger_negatives_per_doc: int = 20
     overlap_resolution: str = "score"
 
 

@@ -22,6 +22,7 @@ from transformers import AutoTokenizer
 from medcat_den.errors import ConfigError
 from medcat_den.linking.config import EmbeddingLinkingConfig
 from medcat_den.linking.embedding_model import ModelForEmbeddingLinking
+from medcat_den.linking.mention_tagger import DocStates, chunk_inputs, merge_chunks
 from medcat_den.linking.model_ref import ModelRef
 
 logger = logging.getLogger(__name__)
@@ -145,6 +146,24 @@ class ContextModel:
                 window_out[ix] = window.float().cpu()
         self.model.train(was_training)
         return mention_out, window_out
+
+    def encode_document(self, text: str, grad: bool = False) -> DocStates:
+        """Token states of ``text``, encoded once in overlapping chunks (float32 on CPU
+        without ``grad``; with ``grad`` on the device, through the trainable encoder)."""
+        inputs, owned = chunk_inputs(self.tokenizer, text, self.cnf.tagger_chunk_tokens,
+                                     self.cnf.tagger_chunk_stride)
+        offsets = inputs.pop("offset_mapping")
+        batch = {k: v.to(self.device) for k, v in inputs.items()}
+        if grad:
+            hidden = self.model.language_model(**batch).last_hidden_state.float()
+            return merge_chunks(hidden, offsets, owned)
+        was_training = self.model.training
+        self.model.eval()
+        lm = self.inference_language_model()
+        with torch.inference_mode():
+            hidden = lm(**batch).last_hidden_state.float().cpu()
+        self.model.train(was_training)
+        return merge_chunks(hidden, offsets, owned)
 
     def project(self, pooled: Tensor, grad: bool = False) -> Tensor:
         with torch.set_grad_enabled(grad):

@@ -1,12 +1,14 @@
 """``evaluate(cat, export)``: micro precision / recall / F1 of a MedCAT model on an export.
 
-Strict: same document, start, end and CUI. Lenient: same document and CUI with
-overlapping spans (each prediction / annotation counted once).
+Predictions are what users get: ``cat.get_entities(text)`` (every entity it returns
+counts; a duplicate prediction is a false positive). Strict: same document, start,
+end and CUI (multiset matching). Lenient: same document and CUI with overlapping
+spans (each prediction / annotation counted once).
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable
 from typing import Any
 
@@ -25,8 +27,8 @@ def _prf(tp: int, fp: int, fn: int) -> tuple[float, float, float]:
 
 
 def span_metrics(gold: Iterable[Span], pred: Iterable[Span]) -> dict[str, float]:
-    gold_s, pred_s = set(gold), set(pred)
-    tp = len(gold_s & pred_s)
+    gold_s, pred_s = list(gold), list(pred)
+    tp = sum((Counter(gold_s) & Counter(pred_s)).values())
     fp, fn = len(pred_s) - tp, len(gold_s) - tp
     p, r, f = _prf(tp, fp, fn)
     by_key: dict[tuple[int, str], list[tuple[int, int]]] = defaultdict(list)
@@ -48,16 +50,16 @@ def span_metrics(gold: Iterable[Span], pred: Iterable[Span]) -> dict[str, float]
             "lenient_tp": float(l_tp_gold), "lenient_fp": float(l_fp), "lenient_fn": float(l_fn)}
 
 
-def evaluate(cat: Any, export: dict[str, Any]) -> dict[str, float]:
-    """Micro P/R/F1 (strict and lenient) with tp/fp/fn of ``cat`` on ``export``."""
+def evaluate(cat: Any, export: dict[str, Any], progress: bool = True) -> dict[str, float]:
+    """Micro P/R/F1 (strict and lenient) with tp/fp/fn of ``cat`` on ``export``.
+
+    ``progress=False``: no progress bar (e.g. while a background job shows its own).
+    """
     docs = parse_export(export, None, require_annotations=False)
     gold: list[Span] = []
     pred: list[Span] = []
-    for i, d in enumerate(tqdm(docs, desc="Evaluating", leave=False)):
+    for i, d in enumerate(tqdm(docs, desc="Evaluating", leave=False, disable=not progress)):
         gold += [(i, s, e, c) for s, e, c in d.annotations]
-        doc = cat(d.text)
-        if doc is None:
-            continue
-        pred += [(i, ent.base.start_char_index, ent.base.end_char_index, ent.cui)
-                 for ent in doc.linked_ents if ent.cui]
+        pred += [(i, int(e["start"]), int(e["end"]), str(e["cui"]))
+                 for e in cat.get_entities(d.text)["entities"].values() if e.get("cui")]
     return span_metrics(gold, pred)

@@ -33,6 +33,7 @@ from torch import Tensor
 from medcat_den.errors import InvalidPackError
 from medcat_den.linking.candidates import (
     KIND_DICT,
+    KIND_TAGGED,
     CandidateGenerator,
     Mention,
     abbreviation_occurrences,
@@ -48,6 +49,7 @@ from medcat_den.linking.config import (
 )
 from medcat_den.linking.context_model import ContextModel
 from medcat_den.linking.mention_scorer import MentionScorer, scalar_features
+from medcat_den.linking.mention_tagger import MentionTagger, decode
 from medcat_den.linking.model_ref import BASE_MODEL_FOLDER, ModelRef
 from medcat_den.linking.name_index import EMB_FILE, NameIndex, chunked_topk
 
@@ -80,6 +82,8 @@ class EmbeddingLinker(AbstractEntityProvidingComponent, AbstractManualSerialisab
         self.context_model = ContextModel(self.ref, self.cnf)
         self.scorer: MentionScorer | None = None
         self.scorer_trained = False
+        self.tagger: MentionTagger | None = None
+        self.tagger_trained = False
         self._init_trainable_parts()
         if meta is not None and component_folder is not None:
             self._load_trained(component_folder, meta)
@@ -131,6 +135,8 @@ class EmbeddingLinker(AbstractEntityProvidingComponent, AbstractManualSerialisab
         model_sd = {k[len("model."):]: v for k, v in state.items() if k.startswith("model.")}
         scorer_sd = {k[len("scorer."):]: v for k, v in state.items()
                      if k.startswith("scorer.")}
+        tagger_sd = {k[len("tagger."):]: v for k, v in state.items()
+                     if k.startswith("tagger.")}
         missing = set(model_sd) - set(self.context_model.model.state_dict())
         if missing:
             raise InvalidPackError(f"{path!r} has weights the model lacks: {sorted(missing)[:3]}")
@@ -141,6 +147,18 @@ class EmbeddingLinker(AbstractEntityProvidingComponent, AbstractManualSerialisab
             self.scorer.load_state_dict(scorer_sd)
             self.scorer.eval()
         self.scorer_trained = bool(meta.get("scorer_trained", False)) and bool(scorer_sd)
+        if tagger_sd:
+            if self.tagger is None:
+                self.tagger = self._make_tagger()
+            self.tagger.load_state_dict(tagger_sd)
+            self.tagger.eval()
+        self.tagger_trained = bool(meta.get("tagger_trained", False)) and bool(tagger_sd)
+
+    def _make_tagger(self) -> MentionTagger:
+        return MentionTagger(self.context_model.model.hidden_size).to(self.context_model.device)
+
+    def tagger_active(self) -> bool:
+        return self.tagger is not None and self.tagger_trained and self.cnf.use_tagger
 
     def get_type(self) -> CoreComponentType:
         return CoreComponentType.linking
@@ -200,7 +218,36 @@ class EmbeddingLinker(AbstractEntityProvidingComponent, AbstractManualSerialisab
                 lambda mat: chunked_topk(mat, names, 1, self.cnf.name_chunk_size, allowed)[0][:, 0],
                 self.cnf.generator_similarity_threshold, self.cnf.generator_max_ngram,
                 self.cnf.generator_max_spans_per_doc)
+        if self.tagger_active():
+            taken = {(m.start_tok, m.end_tok) for m in mentions}
+            mentions += self.tagged_mentions(doc, taken)
         return mentions
+
+    def tagged_spans(self, doc: MutableDocument) -> list[tuple[int, int, float]]:
+        """The tagger's spans as inclusive MedCAT token ranges with their probability."""
+        assert self.tagger is not None
+        text = doc.base.text
+        if not text.strip() or len(doc) == 0:
+            return []
+        states = self.context_model.encode_document(text)
+        self.tagger.eval()
+        with torch.no_grad():
+            probs = torch.softmax(self.tagger(states.states.to(self.context_model.device)
+                                              ).float().cpu(), dim=-1)
+        bounds = token_bounds(doc)
+        out: dict[tuple[int, int], float] = {}
+        for s, e, p in decode(probs, states.offsets, self.cnf.tagger_threshold):
+            rng = tokens_for_span(bounds, s, e)
+            if rng is not None:
+                out[rng] = max(p, out.get(rng, 0.0))
+        return [(a, b, p) for (a, b), p in sorted(out.items())]
+
+    def tagged_mentions(self, doc: MutableDocument, taken: set[tuple[int, int]]
+                        ) -> list[Mention]:
+        """Spans the tagger found and no other candidate has (linked over all names)."""
+        bounds = token_bounds(doc)
+        return [Mention(a, b, bounds[a][0], bounds[b][1], KIND_TAGGED)
+                for a, b, _ in self.tagged_spans(doc) if (a, b) not in taken]
 
     def encode_mentions(self, doc: MutableDocument, mentions: list[Mention]
                         ) -> tuple[Tensor, Tensor]:
@@ -339,7 +386,7 @@ class EmbeddingLinker(AbstractEntityProvidingComponent, AbstractManualSerialisab
             ents.append(ent)
         if self.cnf.use_abbreviations:
             ents += self._abbreviations(doc, ents)
-        return filter_linked_annotations(doc, ents, nested)
+        return assign_unique_ids(doc, filter_linked_annotations(doc, ents, nested))
 
     def _abbreviations(self, doc: MutableDocument, ents: list[MutableEntity]
                        ) -> list[MutableEntity]:
@@ -375,11 +422,15 @@ class EmbeddingLinker(AbstractEntityProvidingComponent, AbstractManualSerialisab
         if self.scorer is not None:
             state.update({f"scorer.{k}": v.detach().cpu().contiguous()
                           for k, v in self.scorer.state_dict().items()})
+        if self.tagger is not None and self.tagger_trained:
+            state.update({f"tagger.{k}": v.detach().cpu().contiguous()
+                          for k, v in self.tagger.state_dict().items()})
         return state
 
     def meta(self) -> dict[str, Any]:
         return {"format": FORMAT_VERSION, "class": type(self).__name__,
-                "model_ref": self.ref.stored(), "scorer_trained": self.scorer_trained}
+                "model_ref": self.ref.stored(), "scorer_trained": self.scorer_trained,
+                "tagger_trained": self.tagger_trained}
 
     def serialise_to(self, folder_path: str) -> None:
         self._before_save()
@@ -420,6 +471,27 @@ class EmbeddingLinker(AbstractEntityProvidingComponent, AbstractManualSerialisab
             h.update(k.encode())
             h.update(v.float().numpy().tobytes())
         return h.hexdigest()
+
+
+def assign_unique_ids(doc: MutableDocument, ents: list[MutableEntity]) -> list[MutableEntity]:
+    """Give every linked entity an id no other entity of ``doc`` has.
+
+    ``cat.get_entities`` keys its output by entity id, so entities the linker creates
+    (abbreviations, generated / tagged spans; their id defaults to -1) would otherwise
+    overwrite each other or an NER entity. NER ids are kept; the rest get fresh ids
+    above every id in the document.
+    """
+    taken = {int(e.id) for e in doc.ner_ents if int(e.id) >= 0}
+    nxt = max(taken | {int(e.id) for e in ents}, default=-1) + 1
+    seen: set[int] = set()
+    for ent in ents:
+        eid = int(ent.id)
+        if eid < 0 or eid in seen:
+            ent.id = nxt
+            eid = nxt
+            nxt += 1
+        seen.add(eid)
+    return ents
 
 
 def _upper_ratio(text: str) -> float:

@@ -27,7 +27,7 @@ import contextlib
 import logging
 import random
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
@@ -39,6 +39,7 @@ from tqdm.auto import tqdm
 from medcat_den.errors import TrainingError
 from medcat_den.linking.candidates import (
     KIND_GOLD,
+    KIND_TAGGED,
     Mention,
     snippet,
     token_bounds,
@@ -48,6 +49,7 @@ from medcat_den.linking.config import TRAINABLE_LINKER_NAME
 from medcat_den.linking.evaluate import Span, span_metrics
 from medcat_den.linking.export_data import ExportDoc, parse_export
 from medcat_den.linking.mention_scorer import scalar_features
+from medcat_den.linking.mention_tagger import bio_labels, check_spans
 from medcat_den.linking.static_linker import EmbeddingLinker, _upper_ratio
 
 logger = logging.getLogger(__name__)
@@ -71,9 +73,35 @@ class LinkExample:
 
 
 @dataclass
+class TagExample:
+    """One training document for the mention tagger: token states (cached while the LM
+    is frozen) or the text to encode, and the O/B/I label of every token."""
+
+    text: str
+    labels: Tensor
+    states: Tensor | None = None
+
+
+@dataclass
 class LinkBatch:
     rows: Tensor
     examples: list[LinkExample]
+    tags: list[TagExample] = field(default_factory=list)
+
+
+def split_for_calibration(export: dict[str, Any], every: int
+                          ) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(training part, calibration part): every ``every``-th document is held out."""
+    if every < 2:
+        raise TrainingError(f"calibration_every must be >= 2, got {every}")
+    docs = [d for p in export.get("projects", []) for d in p.get("documents", [])]
+    held = [d for i, d in enumerate(docs) if i % every == every - 1]
+    if not held or len(held) == len(docs):
+        raise TrainingError(f"too few training documents ({len(docs)}) to hold out every "
+                            f"{every}-th for threshold calibration")
+    keep = [d for i, d in enumerate(docs) if i % every != every - 1]
+    return ({"projects": [{"name": "train", "documents": keep}]},
+            {"projects": [{"name": "calibration", "documents": held}]})
 
 
 class TrainableEmbeddingLinker(EmbeddingLinker):
@@ -83,6 +111,7 @@ class TrainableEmbeddingLinker(EmbeddingLinker):
 
     def _init_trainable_parts(self) -> None:
         self.scorer = self._make_scorer()
+        self.tagger = self._make_tagger()
         self.vocab: Any = None
         self._pre_components: list[Any] | None = None
         self._feat_mention = torch.zeros(0, self.context_model.model.hidden_size)
@@ -136,6 +165,7 @@ class TrainableEmbeddingLinker(EmbeddingLinker):
         bounds = token_bounds(doc)
         mentions = self.candidates(doc, list(doc.ner_ents))
         seen = {(m.start_char, m.end_char) for m in mentions}
+        tagging = self.cnf.use_tagger and self.tagger is not None
         for (s, e), _cui in sorted(gold.items()):
             if (s, e) in seen:
                 continue
@@ -143,8 +173,15 @@ class TrainableEmbeddingLinker(EmbeddingLinker):
             if rng is None:
                 logger.warning("annotation [%d, %d) covers no token; skipped", s, e)
                 continue
-            mentions.append(Mention(rng[0], rng[1], s, e, KIND_GOLD))
+            # with the tagger, a mention the dictionary missed is what a tagged span is
+            mentions.append(Mention(rng[0], rng[1], s, e, KIND_TAGGED if tagging else KIND_GOLD))
             seen.add((s, e))
+        if tagging and self.cnf.tagger_negatives_per_doc > 0:
+            taken = {(m.start_tok, m.end_tok) for m in mentions}
+            spans = self.generator().spans(doc, taken, 3, 10_000)
+            self._rng.shuffle(spans)
+            for a, b in spans[: self.cnf.tagger_negatives_per_doc]:
+                mentions.append(Mention(a, b, bounds[a][0], bounds[b][1], KIND_TAGGED))
         for s, e in extra_negatives:
             rng = tokens_for_span(bounds, s, e)
             if rng is not None and (s, e) not in seen:
@@ -182,16 +219,33 @@ class TrainableEmbeddingLinker(EmbeddingLinker):
         self._before_inference()
         docs = parse_export(export, self.cdb.cui2info,
                             max_unknown_fraction=self.cnf.max_unknown_cui_fraction)
+        tagging = self.cnf.use_tagger and self.tagger is not None
         examples: list[LinkExample] = []
+        tags: list[TagExample] = []
         for d in tqdm(docs, desc="Preparing training documents", leave=False):
+            if tagging:
+                if not d.text.strip():
+                    raise TrainingError(f"document {d.name!r} is empty (no text to tag)")
+                check_spans([(s, e) for s, e, _ in d.annotations], len(d.text),
+                            f"document {d.name!r}")
             doc = self.ner_doc(d.text)
             examples += self._doc_examples(doc, {(s, e): c for s, e, c in d.annotations})
+            if tagging:
+                tags.append(self._tag_example(d.text, [(s, e) for s, e, _ in d.annotations]))
         self._add_features(examples)
         self._prepared.append(examples)
-        logger.info("Prepared %d training rows (%d candidates, %d with a gold CUI)",
-                    len(examples), sum(e.candidate for e in examples),
-                    sum(e.gold_cui is not None for e in examples))
-        return examples
+        logger.info("Prepared %d training rows (%d candidates, %d with a gold CUI) and %d "
+                    "tagger documents", len(examples), sum(e.candidate for e in examples),
+                    sum(e.gold_cui is not None for e in examples), len(tags))
+        return [*examples, *tags]  # type: ignore[list-item]
+
+    def _tag_example(self, text: str, spans: list[tuple[int, int]]) -> TagExample:
+        """Labels per transformer token; states cached in float16 while the LM is frozen."""
+        if self.lm_frozen:
+            st = self.context_model.encode_document(text)
+            return TagExample(text, bio_labels(st.offsets, spans), st.states.to(torch.float16))
+        inputs = self.context_model.encode_document(text)  # offsets only; re-encoded per step
+        return TagExample(text, bio_labels(inputs.offsets, spans))
 
     def _training_set_of(self, batch: LinkBatch) -> list[LinkExample]:
         """The preprocessed example list the batch was drawn from (else the batch itself)."""
@@ -227,8 +281,10 @@ class TrainableEmbeddingLinker(EmbeddingLinker):
             torch.tensor([e.n_tokens for e in ex]), torch.tensor([e.upper for e in ex])).to(dev)
         return q, F.normalize(w[rows].float(), dim=-1), scal
 
-    def collate(self, items: list[LinkExample]) -> LinkBatch:
-        return LinkBatch(torch.tensor([e.row for e in items], dtype=torch.long), list(items))
+    def collate(self, items: Sequence[LinkExample | TagExample]) -> LinkBatch:
+        links = [e for e in items if isinstance(e, LinkExample)]
+        tags = [e for e in items if isinstance(e, TagExample)]
+        return LinkBatch(torch.tensor([e.row for e in links], dtype=torch.long), links, tags)
 
     def _name_vectors(self) -> Tensor:
         """Pooled (pre-projection) encodings of all targets; cached while the LM is frozen."""
@@ -261,8 +317,22 @@ class TrainableEmbeddingLinker(EmbeddingLinker):
         m, w = self.context_model.model.encode(**inputs)
         return m, w
 
+    def _tagger_loss(self, tags: list[TagExample]) -> Tensor:
+        assert self.tagger is not None
+        dev = self.context_model.device
+        states, labels = [], []
+        for t in tags:
+            if t.states is not None:
+                states.append(t.states.to(dev).float())
+            else:
+                states.append(self.context_model.encode_document(
+                    t.text, grad=torch.is_grad_enabled()).states.to(dev))
+            labels.append(t.labels.to(dev))
+        logits = torch.cat([self.tagger(st) for st in states])
+        return F.cross_entropy(logits, torch.cat(labels))
+
     def forward(self, batch: LinkBatch) -> Tensor:
-        """Scalar loss (contrastive + weighted rejection BCE) for one batch, with grads."""
+        """Scalar loss (contrastive + weighted rejection BCE + weighted tagger CE) of a batch."""
         model = self.context_model.model
         dev = self.context_model.device
         if self._steps % 20 == 0:
@@ -277,7 +347,7 @@ class TrainableEmbeddingLinker(EmbeddingLinker):
         loss = torch.zeros((), device=dev)
         gold_rows = [i for i, e in enumerate(ex) if e.gold_cui is not None]
         cand_rows = [i for i, e in enumerate(ex) if e.candidate]
-        m, w = self._encode_batch(batch)
+        m, w = self._encode_batch(batch) if ex else (torch.zeros(0), torch.zeros(0))
         if gold_rows:
             q = model.project(m[gold_rows])
             loss = loss + self._contrastive(q, [ex[i].gold_cui or "" for i in gold_rows])
@@ -287,6 +357,10 @@ class TrainableEmbeddingLinker(EmbeddingLinker):
             labels = torch.tensor([ex[i].label for i in cand_rows], device=dev)
             loss = loss + self.cnf.rejection_loss_weight * F.binary_cross_entropy_with_logits(
                 logits, labels)
+        if batch.tags and self.tagger is not None and self.cnf.use_tagger:
+            if torch.is_grad_enabled():
+                self.tagger_trained = True
+            loss = loss + self.cnf.tagger_loss_weight * self._tagger_loss(batch.tags)
         return loss
 
     def _contrastive(self, q: Tensor, gold: list[str]) -> Tensor:
@@ -331,6 +405,8 @@ class TrainableEmbeddingLinker(EmbeddingLinker):
         params = [p for p in self.context_model.model.parameters() if p.requires_grad]
         if self.scorer is not None:
             params += list(self.scorer.parameters())
+        if self.tagger is not None and self.cnf.use_tagger:
+            params += list(self.tagger.parameters())
         return params
 
     def configure_optimizer(self, lr: float, weight_decay: float) -> torch.optim.Optimizer:
@@ -345,8 +421,12 @@ class TrainableEmbeddingLinker(EmbeddingLinker):
         return torch.optim.AdamW(groups, lr=lr, weight_decay=weight_decay)
 
     def trainable_state_dict(self) -> dict[str, Any]:
-        return {"weights": self.trained_state(), "scorer_trained": self.scorer_trained,
-                "steps": self._steps}
+        weights = self.trained_state()
+        if self.tagger is not None:  # also while untrained: resume must restore it exactly
+            weights.update({f"tagger.{k}": v.detach().cpu().clone()
+                            for k, v in self.tagger.state_dict().items()})
+        return {"weights": weights, "scorer_trained": self.scorer_trained,
+                "tagger_trained": self.tagger_trained, "steps": self._steps}
 
     def load_trainable_state_dict(self, sd: dict[str, Any]) -> None:
         weights: dict[str, Tensor] = sd["weights"]
@@ -355,7 +435,11 @@ class TrainableEmbeddingLinker(EmbeddingLinker):
         if self.scorer is not None:
             self.scorer.load_state_dict(
                 {k[7:]: v for k, v in weights.items() if k.startswith("scorer.")})
+        tagger_sd = {k[7:]: v for k, v in weights.items() if k.startswith("tagger.")}
+        if self.tagger is not None and tagger_sd:
+            self.tagger.load_state_dict(tagger_sd)
         self.scorer_trained = bool(sd.get("scorer_trained", False))
+        self.tagger_trained = bool(sd.get("tagger_trained", False)) and bool(tagger_sd)
         self._steps = int(sd.get("steps", 0))
         self._refresh_index_embeddings()
 
@@ -363,6 +447,8 @@ class TrainableEmbeddingLinker(EmbeddingLinker):
         self.context_model.model.train(mode)
         if self.scorer is not None:
             self.scorer.train(mode)
+        if self.tagger is not None:
+            self.tagger.train(mode)
 
     def on_train_end(self) -> None:
         """Mark the head trained, re-embed all names, back to eval mode."""
@@ -402,8 +488,10 @@ class TrainableEmbeddingLinker(EmbeddingLinker):
             calibrate_threshold: bool = False) -> dict[str, float]:
         """Train on ``train_export``; returns losses and (with ``eval_export``) metrics.
 
-        ``calibrate_threshold`` picks the rejection threshold maximising strict F1
-        on ``eval_export`` (a validation split, never the test split).
+        ``calibrate_threshold`` holds out every ``calibration_every``-th training document
+        (never ``eval_export``, so reported metrics are not tuned on the split they are
+        measured on), trains on the rest and picks the rejection threshold maximising strict
+        F1 on the held-out documents.
         """
         cnf = self.cnf
         if top_n_layers_to_unfreeze is not None:
@@ -419,6 +507,9 @@ class TrainableEmbeddingLinker(EmbeddingLinker):
             raise TrainingError("epochs and batch size must be >= 1 and learning rate > 0")
         torch.manual_seed(cnf.seed)
         rng = random.Random(cnf.seed)
+        calib: dict[str, Any] | None = None
+        if calibrate_threshold:
+            train_export, calib = split_for_calibration(train_export, self.cnf.calibration_every)
         examples = self.preprocess(train_export)
         opt = self.configure_optimizer(lr, wd)
         self.train_mode(True)
@@ -442,9 +533,9 @@ class TrainableEmbeddingLinker(EmbeddingLinker):
         self.on_train_end()
         result = {"loss_first_epoch": losses[0], "loss_last_epoch": losses[-1],
                   "train_rows": float(len(examples))}
+        if calib is not None:
+            result["rejection_threshold"] = self.calibrate_threshold(calib)
         if eval_export is not None:
-            if calibrate_threshold:
-                result["rejection_threshold"] = self.calibrate_threshold(eval_export)
             result.update(self.evaluate_export(eval_export))
         return result
 
@@ -558,6 +649,8 @@ class TrainableEmbeddingLinker(EmbeddingLinker):
         self.context_model.model.to(dev)
         if self.scorer is not None:
             self.scorer.to(dev)
+        if self.tagger is not None:
+            self.tagger.to(dev)
 
     def _before_save(self) -> None:
         self.flush()

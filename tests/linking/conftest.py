@@ -67,7 +67,9 @@ def make_bert(folder: Path, hidden: int, extra_vocab: int) -> Path:
     vocab = specials + _vocab_words() + [c for c in chars if c not in _vocab_words()]
     vocab += [f"zz{i}" for i in range(extra_vocab)]
     (folder / "vocab.txt").write_text("\n".join(vocab) + "\n")
-    tok = BertTokenizerFast(vocab_file=str(folder / "vocab.txt"), do_lower_case=True)
+    # transformers 5 ignores ``vocab_file`` here (every token became [UNK]): pass the vocab
+    tok = BertTokenizerFast(vocab={t: i for i, t in enumerate(vocab)}, do_lower_case=True)
+    assert "[UNK]" not in tok.tokenize("the patient asthma"), "toy tokenizer lost its vocab"
     tok.save_pretrained(str(folder))
     torch.manual_seed(0)
     cfg = BertConfig(vocab_size=len(vocab), hidden_size=hidden, num_hidden_layers=2,

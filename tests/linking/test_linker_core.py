@@ -25,7 +25,22 @@ def test_registered_under_own_names() -> None:
 
     names = {n for n, _ in get_registered_components(CoreComponentType.linking)}
     assert {"medcat_den_embedding_linker", "medcat_den_trainable_embedding_linker"} <= names
-    assert "embedding_linker" not in {"medcat_den_embedding_linker"}  # upstream name untouched
+    # the upstream plugin's names are not taken by ours (both can be installed together)
+    from medcat.components.types import get_core_registry
+
+    from medcat_den.linking.static_linker import EmbeddingLinker
+    from medcat_den.linking.trainable_linker import TrainableEmbeddingLinker
+
+    registry = get_core_registry(CoreComponentType.linking)
+    ours = {"medcat_den_embedding_linker": EmbeddingLinker,
+            "medcat_den_trainable_embedding_linker": TrainableEmbeddingLinker}
+    for name, cls in ours.items():
+        made = registry.get_component(name)
+        assert made is cls or getattr(made, "__self__", None) is cls, name
+    for upstream in ("embedding_linker", "trainable_embedding_linker"):
+        if upstream in registry:  # only when the upstream plugin is installed
+            made = registry.get_component(upstream)
+            assert getattr(made, "__self__", made) not in ours.values()
 
 
 def test_static_pack_links_and_reloads_identically(static_pack: Path, tmp_path: Path) -> None:

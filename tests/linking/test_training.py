@@ -131,8 +131,10 @@ def test_protocol_adapter_and_checkpoint_roundtrip(trainable_pack: Path,
     assert {"precision", "recall", "f1", "lenient_f1", "tp", "fp", "fn"} <= set(metrics)
     other = get_linker(CAT.load_model_pack(str(trainable_pack)))
     other.as_trainable().load_trainable_state_dict(sd)
+    restored = other.as_trainable().trainable_state_dict()["weights"]
+    assert set(restored) == set(sd["weights"])
     for k, v in sd["weights"].items():
-        assert torch.equal(other.trained_state()[k], v)
+        assert torch.equal(restored[k], v)
 
 
 def test_medcat_train_supervised_raw_hook(trainable_pack: Path, toy_train: dict[str, Any],
