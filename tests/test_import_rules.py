@@ -14,25 +14,29 @@ import pytest
 PACKAGE_ROOT = Path(__file__).resolve().parent.parent / "medcat_den"
 
 # layer -> the layers it may import (itself always allowed). Mirrors docs/architecture.md.
-BELOW_DEN = {"errors", "storage", "pack", "cache"}
+BELOW_DEN = {"errors", "definitions", "storage", "pack", "cache"}
 ALLOWED: dict[str, set[str]] = {
     "errors": set(),
+    "definitions": {"errors"},
     "storage": {"errors"},
     "pack": {"errors", "storage"},
-    "cache": {"errors", "storage", "pack"},
-    "den": {"errors", "storage", "pack", "cache"},
+    "cache": {"errors", "definitions", "storage", "pack"},
+    "den": BELOW_DEN,
     "injection": {"den", *BELOW_DEN},
     "caikit": {"den", *BELOW_DEN},
     "training": {"errors"},
     "linking": {"errors", "training"},
     "jobs": {"den", *BELOW_DEN, "training", "linking"},
     "caikit.trainers": {"caikit", "jobs", "den", *BELOW_DEN, "training", "linking"},
+    "caikit.registration": {"caikit", "caikit.trainers", "errors"},
     "compat": {"den", *BELOW_DEN, "injection", "training", "linking", "jobs"},
-    "cli": {"den", *BELOW_DEN, "injection", "caikit", "caikit.trainers", "training", "linking", "jobs",
-            "compat"},
+    "cli": {"den", *BELOW_DEN, "injection", "caikit", "caikit.trainers", "caikit.registration",
+            "training", "linking", "jobs", "compat"},
 }
-# medcat-den 0.6.0's module paths, kept as a thin layer over the den (docs/migrating-from-medcat-den.md)
-COMPAT_MODULES = {"backend", "base", "config", "resolver", "wrappers"}
+# medcat-den 0.6.0's module paths (docs/migrating-from-medcat-den.md): its plain definitions
+# (DenType, config records, the add-on registry) sit below the den; the rest is a thin layer above it.
+DEFINITION_MODULES = {"backend", "config", "addons"}
+COMPAT_MODULES = {"base", "utils", "wrappers", "resolver", "backend_impl", "compat"}
 TOP_LEVEL = {"__init__": "errors", "__main__": "cli"}
 
 
@@ -41,10 +45,13 @@ def layer_of(module: str) -> str:
     if not parts:
         return "errors"  # the package's own __init__ imports nothing
     head = parts[0]
-    if head == "caikit" and len(parts) > 1 and parts[1] == "trainers":
+    if head == "caikit" and len(parts) == 1:
+        return "caikit.registration"  # importing medcat_den.caikit registers plugin and trainers
+    if head == "caikit" and parts[1] == "trainers":
         return "caikit.trainers"
-    if head in COMPAT_MODULES or module in ("medcat_den.cache.local_cache",
-                                             "medcat_den.injection.medcat_injector"):
+    if head in DEFINITION_MODULES:
+        return "definitions"
+    if head in COMPAT_MODULES:
         return "compat"
     if head in TOP_LEVEL:
         return TOP_LEVEL[head]

@@ -87,8 +87,8 @@ def main() -> int:
     os.environ.setdefault("TQDM_DISABLE", "1")
     try:
         from medcat.cat import CAT
-        from medcat_den.backend import DenType
 
+        from medcat_den.backend import DenType
         from medcat_den.den import get_default_den
 
         den_dir = os.path.join(tmp, "den")

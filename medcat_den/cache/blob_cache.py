@@ -29,10 +29,10 @@ from filelock import FileLock, Timeout
 
 from medcat_den.cache.settings import CacheSettings
 from medcat_den.errors import ConfigError, IntegrityError
-from medcat_den.storage import fsutil
-from medcat_den.storage.backend import StoreBackend
 from medcat_den.pack.integrity import sha256_file
 from medcat_den.pack.names import SHA256_RE
+from medcat_den.storage import fsutil
+from medcat_den.storage.backend import StoreBackend
 
 logger = logging.getLogger(__name__)
 

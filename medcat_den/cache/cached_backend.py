@@ -27,9 +27,9 @@ from typing import BinaryIO
 
 from medcat_den.cache.blob_cache import BlobCache
 from medcat_den.errors import OfflineError
+from medcat_den.pack.layout import blob_sha, is_cacheable_meta
 from medcat_den.storage import fsutil
 from medcat_den.storage.backend import ObjectInfo, StoreBackend, validate_key
-from medcat_den.pack.layout import blob_sha, is_cacheable_meta
 
 _OFFLINE_TOKEN = "offline-snapshot"
 _blob_sha = blob_sha

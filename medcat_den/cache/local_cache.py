@@ -22,8 +22,8 @@ from medcat_den.cache.blob_cache import BlobCache
 from medcat_den.cache.settings import CacheSettings
 from medcat_den.config import LocalCacheConfig
 from medcat_den.errors import ConfigError
-from medcat_den.storage.backend import StoreBackend
 from medcat_den.pack.integrity import sha256_file
+from medcat_den.storage.backend import StoreBackend
 
 DEFAULT_EXPIRATION_TIME = 10 * 24 * 60 * 60  # 10 days
 DEFAULT_MAX_SIZE = 100 * 2**30  # 100 GB total

@@ -35,7 +35,6 @@ def dump_protos(
 
     apply_numpy_compat()
     apply_protobuf_compat()
-    import medcat_den.caikit  # noqa: F401  (registers the module whose services are generated)
 
     configure_caikit(config_files, overrides)
 

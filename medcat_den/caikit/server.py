@@ -77,7 +77,6 @@ class DenServer:
         self._http: Any = None
         self._grpc: Any = None
         apply_numpy_compat()
-        import medcat_den.caikit  # noqa: F401  (registers the finder / initializer / module)
 
         configure_caikit(config_files, overrides)
         rt = caikit.get_config().runtime

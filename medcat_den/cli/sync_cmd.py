@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from medcat_den.den.sync import den_for_spec, sync_dens
+from medcat_den.den.resolver import den_for_spec
+from medcat_den.den.sync import sync_dens
 
 
 def cmd_sync(args: argparse.Namespace) -> int:

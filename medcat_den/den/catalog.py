@@ -50,8 +50,8 @@ from medcat_den.errors import (
     KeyNotFoundError,
 )
 from medcat_den.pack import layout
-from medcat_den.storage.backend import StoreBackend
 from medcat_den.pack.manifest import PackManifest
+from medcat_den.storage.backend import StoreBackend
 
 logger = logging.getLogger(__name__)
 

@@ -38,9 +38,9 @@ from medcat_den.errors import (
     ModelNotFoundError,
 )
 from medcat_den.pack import layout
-from medcat_den.storage.backend import StoreBackend
 from medcat_den.pack.manifest import PackManifest
 from medcat_den.pack.names import validate_alias, validate_content_id, validate_name
+from medcat_den.storage.backend import StoreBackend
 
 if TYPE_CHECKING:
     from medcat.cat import CAT

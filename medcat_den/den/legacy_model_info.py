@@ -15,6 +15,7 @@ from typing import Any
 from pydantic import ConfigDict, Field, field_validator
 
 from medcat_den.den.model_info import ModelInfo
+from medcat_den.den.provenance import source_of
 
 # placeholder infos (built by 0.6.0 code) have no creation time
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
@@ -68,8 +69,6 @@ class LegacyModelInfo(ModelInfo):
     @classmethod
     def from_model_pack(cls, cat: Any) -> LegacyModelInfo:
         """The info of a loaded CAT: its den content id if it came from a den, else its hash."""
-        from medcat_den.den.den import source_of
-
         card = cat.get_model_card(True)
         history = list(card.get("History (from least to most recent)") or [])
         medcat_id = str(card.get("Model ID") or "")

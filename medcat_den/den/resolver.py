@@ -102,3 +102,20 @@ def get_default_den(
         config["path"] = path
     backend = create_backend(den_type, config)
     return _wrap(backend, None, offline)
+
+
+def den_for_spec(spec: str, config_file: str | None = None) -> Den:
+    """A den named on the command line: a backend name of the den YAML, s3://..., or a folder."""
+    config_file = config_file or os.environ.get("MEDCAT_DEN_CONFIG") or None
+    known: list[str] = []
+    if config_file:
+        known = sorted(load_den_config(config_file)["backends"])
+        if spec in known:
+            return den_from_config(config_file, backend_name=spec)
+    if spec.startswith("s3://"):
+        return get_default_den(den_type="S3", path=spec)
+    if os.sep in spec or spec.startswith(".") or os.path.isdir(spec):
+        return get_default_den(den_type="LOCAL_USER", path=spec)
+    hint = f"backends in {config_file}: {', '.join(known)}" if known else "no MEDCAT_DEN_CONFIG"
+    raise ConfigError(f"unknown den {spec!r}: give a backend name ({hint}), s3://bucket/prefix "
+                      "or a den folder path")

@@ -21,15 +21,18 @@ import os
 import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from tqdm.auto import tqdm
 
 from medcat_den.den.catalog import CatalogState, Entry, ModelSummary
-from medcat_den.den.den import Den
-from medcat_den.errors import ConfigError, IntegrityError, KeyNotFoundError
+from medcat_den.errors import IntegrityError, KeyNotFoundError
 from medcat_den.pack.integrity import sha256_file
 from medcat_den.pack.layout import blob_key, manifest_key, substance_key
 from medcat_den.pack.manifest import PackManifest
+
+if TYPE_CHECKING:
+    from medcat_den.den.den import Den
 
 logger = logging.getLogger(__name__)
 
@@ -164,22 +167,3 @@ def _sync_names(src: Den, dst: Den, ids: set[str], report: SyncReport, dry_run: 
             report.renumbered.extend(dst.catalog.append(
                 Entry(op="sync_names", name=name, versions=versions, alias_map=aliases), notes))
         report.names_updated.append(name)
-
-
-def den_for_spec(spec: str, config_file: str | None = None) -> Den:
-    """A den named on the command line: a backend name of the den YAML, s3://..., or a folder."""
-    from medcat_den.den.resolver import den_from_config, get_default_den, load_den_config
-
-    config_file = config_file or os.environ.get("MEDCAT_DEN_CONFIG") or None
-    known: list[str] = []
-    if config_file:
-        known = sorted(load_den_config(config_file)["backends"])
-        if spec in known:
-            return den_from_config(config_file, backend_name=spec)
-    if spec.startswith("s3://"):
-        return get_default_den(den_type="S3", path=spec)
-    if os.sep in spec or spec.startswith(".") or os.path.isdir(spec):
-        return get_default_den(den_type="LOCAL_USER", path=spec)
-    hint = f"backends in {config_file}: {', '.join(known)}" if known else "no MEDCAT_DEN_CONFIG"
-    raise ConfigError(f"unknown den {spec!r}: give a backend name ({hint}), s3://bucket/prefix "
-                      "or a den folder path")

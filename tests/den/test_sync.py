@@ -10,7 +10,8 @@ import pytest
 import yaml
 
 from medcat_den.den import Den, get_default_den
-from medcat_den.den.sync import den_for_spec, sync_dens
+from medcat_den.den.resolver import den_for_spec
+from medcat_den.den.sync import sync_dens
 from medcat_den.errors import ConfigError, PolicyError
 from medcat_den.pack.layout import manifest_key
 from medcat_den.storage.local import LocalFolderBackend
