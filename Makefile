@@ -38,7 +38,7 @@ lock:
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q $(TORCH)
 	$(BIN)/python -m pip install -q -e ".[dev]"
-	$(BIN)/python tests/cli/lockfile.py > $(LOCK).new
+	$(BIN)/python tools/lockfile.py > $(LOCK).new
 	mv $(LOCK).new $(LOCK)
 	touch $(STAMP)
 

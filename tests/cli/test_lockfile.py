@@ -14,8 +14,8 @@ import pytest
 from packaging.requirements import Requirement
 from packaging.utils import NormalizedName, canonicalize_name
 
-from tests.cli import lockfile
-from tests.cli.lockfile import LOCK, ROOT, LockError, Pin, read_lock
+from tools import lockfile
+from tools.lockfile import LOCK, ROOT, LockError, Pin, read_lock
 
 FIX = "edit pyproject.toml or run `make lock`"
 
