@@ -19,32 +19,17 @@ from typing import Any
 from medcat.cat import CAT
 
 from medcat_den.caikit.pack_loading import WARM_UP_TEXT, validate_device
-from medcat_den.den import Den, get_default_den
-from medcat_den.errors import ConfigError
-
-DEN_SPEC_KEYS = ("den_type", "den_path", "den_config_file", "den_backend")
+from medcat_den.den import Den
+from medcat_den.den.den_spec import DenSpec
 
 
 def den_spec(config: Mapping[str, Any], owner: str) -> dict[str, str]:
     """The den keys of ``config`` that are set, validated as strings."""
-    spec: dict[str, str] = {}
-    for key in DEN_SPEC_KEYS:
-        value = config.get(key)
-        if value is None or value == "":
-            continue
-        if not isinstance(value, str):
-            raise ConfigError(f"{owner}: {key} must be a string, got {type(value).__name__}")
-        spec[key] = value
-    return spec
+    return DenSpec.from_mapping(config, owner).model_dump(exclude_none=True)
 
 
 def open_den(spec: Mapping[str, Any]) -> Den:
-    return get_default_den(
-        den_type=spec.get("den_type") or None,
-        path=spec.get("den_path") or None,
-        config_file=spec.get("den_config_file") or None,
-        backend_name=spec.get("den_backend") or None,
-    )
+    return DenSpec.from_mapping(spec).open()
 
 
 def fetch_cat(

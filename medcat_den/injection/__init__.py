@@ -1,7 +1,7 @@
 """Injecting the den into MedCAT: existing ``CAT.load_model_pack(...)`` calls fetch from the den.
 
 See ``docs/injection.md``; ``python -m medcat_den --with-injection ...`` runs a whole
-program injected (:mod:`medcat_den.cli.with_injection`).
+program injected (:mod:`medcat_den.cli.run_cmd`).
 """
 
 from medcat_den.injection.api import (

@@ -13,13 +13,14 @@
 The caikit trainers (``medcat_den.caikit.trainers``) submit and watch these jobs.
 """
 
+from medcat_den.den.den_spec import DenSpec
 from medcat_den.jobs.data import DEN_DATA_SCHEME, data_ref, describe_source, put_dataset
 from medcat_den.jobs.outcome import DataFingerprints, JobOutcome, PushedModel
 from medcat_den.jobs.progress import Progress
 from medcat_den.jobs.push import push_result
 from medcat_den.jobs.record import JobRecord
 from medcat_den.jobs.run import RunHooks, error_message, run_training, train_to_pack
-from medcat_den.jobs.spec import DenSpec, JobSpec
+from medcat_den.jobs.spec import JobSpec
 from medcat_den.jobs.store import JobStore
 
 __all__ = [

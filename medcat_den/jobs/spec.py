@@ -26,50 +26,17 @@ from __future__ import annotations
 import base64
 import os
 import tempfile
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from medcat_den.den import Den, get_default_den
+from medcat_den.den.den_spec import DenSpec
 from medcat_den.errors import ConfigError
 from medcat_den.jobs.components import DEFAULT_FACTORY
 from medcat_den.training import TrainerConfig
 
 DataRef = dict[str, Any] | str
-DEN_SPEC_KEYS = ("den_type", "den_path", "den_config_file", "den_backend")
-
-
-class DenSpec(BaseModel):
-    """Which den a job opens (unset fields: the ``get_default_den()`` resolution)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    den_type: str | None = None
-    den_path: str | None = None
-    den_config_file: str | None = None
-    den_backend: str | None = None
-
-    @classmethod
-    def from_mapping(cls, config: Mapping[str, Any], owner: str = "den") -> DenSpec:
-        """The den keys of a trainer config (other keys are ignored)."""
-        values: dict[str, str] = {}
-        for key in DEN_SPEC_KEYS:
-            value = config.get(key)
-            if value is None or value == "":
-                continue
-            if not isinstance(value, str):
-                raise ConfigError(f"{owner}: {key} must be a string, got {type(value).__name__}")
-            values[key] = value
-        return cls(**values)
-
-    def open(self) -> Den:
-        return get_default_den(den_type=self.den_type or None, path=self.den_path or None,
-                               config_file=self.den_config_file or None,
-                               backend_name=self.den_backend or None)
-
-
 class JobSpec(BaseModel):
     """One training job (see module docstring)."""
 

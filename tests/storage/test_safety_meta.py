@@ -23,9 +23,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.store import test_archive_safety as archive_tests
-from tests.store import test_integrity as integrity_tests
-from tests.store import test_s3 as s3_tests
+from tests.pack import test_archive_safety as archive_tests
+from tests.pack import test_integrity as integrity_tests
+from tests.storage import test_s3 as s3_tests
 
 from medcat_den.den import Den
 from medcat_den.storage.local import LocalFolderBackend

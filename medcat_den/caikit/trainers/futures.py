@@ -10,7 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 from medcat_den.caikit.den_access import fetch_cat
-from medcat_den.jobs.spec import DenSpec
+from medcat_den.den.den_spec import DenSpec
 
 
 def poll_until(done: Callable[[], bool], timeout: float | None, interval_s: float) -> bool:

@@ -15,10 +15,10 @@ from caikit.core.model_management.model_trainer_base import ModelTrainerFutureBa
 
 from medcat_den.caikit.trainers.futures import load_trained, poll_until
 from medcat_den.caikit.trainers.training_info import LinkerTrainingInfo
+from medcat_den.den.den_spec import DenSpec
 from medcat_den.errors import TrainingCanceledError, TrainingError
 from medcat_den.jobs.local_job import TrainingJob
 from medcat_den.jobs.record import JobRecord
-from medcat_den.jobs.spec import DenSpec
 from medcat_den.jobs.store import JobStore
 
 

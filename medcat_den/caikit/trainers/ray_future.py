@@ -21,6 +21,7 @@ from caikit.core.model_management.model_trainer_base import ModelTrainerFutureBa
 
 from medcat_den.caikit.trainers.futures import load_trained, poll_until
 from medcat_den.caikit.trainers.ray_training_info import RayTrainingInfo
+from medcat_den.den.den_spec import DenSpec
 from medcat_den.errors import BackendError, TrainingCanceledError, TrainingError
 from medcat_den.jobs.ray_markers import (
     CHECKPOINT,
@@ -30,7 +31,6 @@ from medcat_den.jobs.ray_markers import (
     log_tail,
     parse_markers,
 )
-from medcat_den.jobs.spec import DenSpec
 
 _log = logging.getLogger(__name__)
 _TERMINAL_RAY = ("SUCCEEDED", "STOPPED", "FAILED")

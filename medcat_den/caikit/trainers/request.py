@@ -21,9 +21,10 @@ from caikit.core.toolkit.reversible_hasher import ReversibleHasher
 
 from medcat_den.caikit.module import MedCATModule
 from medcat_den.caikit.trainers.request_error import InvalidTrainingRequestError
+from medcat_den.den.den_spec import DEN_SPEC_KEYS, DenSpec
 from medcat_den.errors import ConfigError, InvalidNameError
 from medcat_den.jobs.components import DEFAULT_FACTORY, load_factory
-from medcat_den.jobs.spec import DEN_SPEC_KEYS, DenSpec, JobSpec
+from medcat_den.jobs.spec import JobSpec
 from medcat_den.pack.names import validate_alias, validate_name
 from medcat_den.training import TrainerConfig
 
