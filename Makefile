@@ -46,7 +46,7 @@ demo: install
 	$(BIN)/python -m medcat_den.cli.demo
 
 test: install
-	TQDM_DISABLE=1 $(BIN)/python -m pytest -q -p no:cacheprovider
+	TQDM_DISABLE=1 $(BIN)/python -m pytest -q -p no:cacheprovider --durations=25
 
 lint: install
 	$(BIN)/ruff check medcat_den tests bench

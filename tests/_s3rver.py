@@ -57,7 +57,8 @@ class S3rver:
         import boto3
 
         name = f"den-{uuid.uuid4().hex[:12]}"
-        boto3.client("s3", endpoint_url=self.endpoint, region_name="us-east-1").create_bucket(
+        boto3.session.Session().client(  # a fresh session: the default one caches moto's keys
+            "s3", endpoint_url=self.endpoint, region_name="us-east-1").create_bucket(
             Bucket=name)
         return name
 

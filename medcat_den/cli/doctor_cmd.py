@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 
 from medcat_den.cache import unwrap
-from medcat_den.cli.common import add_den_options, den_from_args, report
+from medcat_den.cli.common import den_from_args, report
 from medcat_den.errors import DenError
 from medcat_den.storage.backend import StoreBackend
 from medcat_den.storage.s3 import S3Backend
@@ -66,7 +66,4 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
     p = subparsers.add_parser(
         "doctor", help="check the den's store guarantees (conditional writes) and catalog")
     p.add_argument("--verify", action="store_true", help="also re-hash every blob")
-    p.add_argument("--json", action="store_true", default=argparse.SUPPRESS,
-                   help="machine-readable output")
-    add_den_options(p)
     p.set_defaults(func=cmd_doctor)

@@ -85,7 +85,9 @@ def _single(type_: Any, location: str | None, host: str | None,
     kind = _den_type(raw)
     if kind is None or kind is DenType.S3 or (kind.is_local() and config):
         # our own den types (and config mappings) go straight to our resolver
-        backend = core.create_backend(str(getattr(raw, "value", raw)), dict(config or {}))
+        if not config:
+            return core.get_default_den(str(getattr(raw, "value", raw)), location, None, None, offline)
+        backend = core.create_backend(str(getattr(raw, "value", raw)), dict(config))
         return core._wrap(backend, None, offline)
     if kind is DenType.MULTI_BACKEND:
         raise ConfigError("multi_backend is set up through MEDCAT_DEN_BACKENDS_JSON")

@@ -2,22 +2,18 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 from pathlib import Path
 
 import pytest
 
-from medcat_den.cli import doctor_cmd
+from medcat_den.cli.main import main
 from tests._s3 import S3Server
 from tests._s3rver import S3rver
 
 
 def _doctor(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, dict[str, object]]:
-    parser = argparse.ArgumentParser()
-    doctor_cmd.add_parser(parser.add_subparsers())
-    args = parser.parse_args(["doctor", "--json", *argv])
-    rc = args.func(args)
+    rc = main(["doctor", "--json", *argv])
     return rc, json.loads(capsys.readouterr().out)
 
 

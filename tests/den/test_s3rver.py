@@ -15,7 +15,7 @@ from tests.den._packs import variant
 
 
 def _objects(server: S3rver, bucket: str) -> list[str]:
-    client = boto3.client("s3", endpoint_url=server.endpoint, region_name="us-east-1")
+    client = boto3.session.Session().client("s3", endpoint_url=server.endpoint, region_name="us-east-1")
     return [o["Key"] for o in client.list_objects_v2(Bucket=bucket).get("Contents", [])]
 
 
