@@ -23,14 +23,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.pack import test_archive_safety as archive_tests
-from tests.pack import test_integrity as integrity_tests
-from tests.storage import test_s3 as s3_tests
 
 from medcat_den.den import Den
 from medcat_den.storage.local import LocalFolderBackend
 from tests._s3 import S3Server
 from tests.den import test_crash_points as crash_tests
+from tests.pack import test_archive_safety as archive_tests
+from tests.pack import test_integrity as integrity_tests
+from tests.storage import test_s3 as s3_tests
 
 # =============================================================== SWITCHES
 
