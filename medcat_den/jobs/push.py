@@ -8,15 +8,16 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from medcat_den.den import ModelInfo
+from medcat_den.den import Den, ModelInfo
 from medcat_den.jobs.data import describe_source
 from medcat_den.jobs.outcome import JobOutcome
 from medcat_den.jobs.spec import JobSpec
 
 
-def push_result(spec: JobSpec, outcome: JobOutcome) -> ModelInfo:
-    """Push the trained pack with parents, data fingerprint, config and metrics."""
-    den = spec.den.open()
+def push_result(spec: JobSpec, outcome: JobOutcome, den: Den | None = None) -> ModelInfo:
+    """Push the trained pack with parents, data fingerprint, config and metrics (to ``den``,
+    else to the den ``spec`` names)."""
+    den = den if den is not None else spec.den.open()
     name = spec.name or f"{outcome.base_name or 'model'}-finetuned"
     metadata = {"training": {
         "job_id": spec.id,

@@ -55,7 +55,8 @@ class RunHooks:
     data-parallel sharding) and ``worker_config`` the TrainerConfig the Trainer uses;
     ``callbacks(trainer, token)`` adds callbacks after the progress callback;
     ``may_save()`` False ends the run without saving (returns None); ``recorded_config``
-    is added to the config recorded with the model.
+    is added to the config recorded with the model; ``den`` is a den object to train from
+    instead of opening ``spec.den`` (for callers that hold one, e.g. a multi-backend den).
     """
 
     report: Report = ignore
@@ -72,6 +73,7 @@ class RunHooks:
     callbacks: Callable[[Trainer, CancellationToken], list[TrainerCallback]] | None = None
     may_save: Callable[[], bool] = _always
     recorded_config: dict[str, Any] = field(default_factory=dict)
+    den: Any = None  # a Den the caller already holds (else ``spec.den.open()``)
 
     def check(self, when: str) -> None:
         if self.token.canceled or self.stop_requested():
@@ -109,7 +111,7 @@ def run_training(spec: JobSpec, hooks: RunHooks | None = None) -> JobOutcome | N
         import medcat_den.linking  # noqa: F401
     hooks = hooks or RunHooks()
     hooks.report(Progress(phase="loading"))
-    den = spec.den.open()
+    den = hooks.den if hooks.den is not None else spec.den.open()
     train_export = resolve_data(spec.train_data, den, "training data")
     eval_export = (resolve_data(spec.eval_data, den, "evaluation data")
                    if spec.eval_data is not None else None)
