@@ -17,6 +17,10 @@ from typing import Any
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("MEDCAT_DISABLE_VERSION_CHECK", "true")
+# tqdm reads this when it is imported (below, via medcat): the background fine-tune runs in
+# this process, and its bars would interleave with the demo's own lines; the demo reports the
+# job as one status line per change instead. TQDM_DISABLE=0 brings the bars back.
+os.environ.setdefault("TQDM_DISABLE", "1")
 
 logger = logging.getLogger(__name__)
 

@@ -22,9 +22,12 @@ class TrainableLinkerAdapter:
 
     def __init__(self, linker: TrainableEmbeddingLinker) -> None:
         self.linker = linker
+        self.examples_prepared = 0  # items the last preprocess returned
 
     def preprocess(self, export: dict[str, Any]) -> list[Any]:
-        return list(self.linker.preprocess(export))
+        items = list(self.linker.preprocess(export))
+        self.examples_prepared = len(items)
+        return items
 
     def collate(self, items: list[Any]) -> LinkBatch:
         return self.linker.collate(items)

@@ -28,7 +28,7 @@ import logging
 import random
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 import torch.nn.functional as F
@@ -51,6 +51,10 @@ from medcat_den.linking.export_data import ExportDoc, parse_export
 from medcat_den.linking.mention_scorer import scalar_features
 from medcat_den.linking.mention_tagger import bio_labels, check_spans
 from medcat_den.linking.static_linker import EmbeddingLinker, _upper_ratio
+from medcat_den.training import ProgressCallback, Trainer, TrainerConfig
+
+if TYPE_CHECKING:
+    from medcat_den.linking.trainable_adapter import TrainableLinkerAdapter
 
 logger = logging.getLogger(__name__)
 
@@ -87,6 +91,18 @@ class LinkBatch:
     rows: Tensor
     examples: list[LinkExample]
     tags: list[TagExample] = field(default_factory=list)
+
+
+def _epoch_losses(history: list[dict[str, Any]], epochs: int) -> list[float]:
+    """Mean step loss of each epoch, from the Trainer's log history."""
+    per_epoch: dict[int, list[float]] = {}
+    for entry in history:
+        if "loss" in entry:
+            per_epoch.setdefault(int(entry["epoch"]), []).append(float(entry["loss"]))
+    losses = [sum(v) / len(v) for _, v in sorted(per_epoch.items())]
+    if not losses:
+        raise TrainingError(f"training made no optimizer step in {epochs} epoch(s)")
+    return losses
 
 
 def split_for_calibration(export: dict[str, Any], every: int
@@ -476,7 +492,7 @@ class TrainableEmbeddingLinker(EmbeddingLinker):
             pred += [(i, e.base.start_char_index, e.base.end_char_index, e.cui) for e in ents]
         return gold, pred
 
-    def as_trainable(self) -> Any:
+    def as_trainable(self) -> TrainableLinkerAdapter:
         from medcat_den.linking.trainable_adapter import TrainableLinkerAdapter
         return TrainableLinkerAdapter(self)
 
@@ -486,7 +502,8 @@ class TrainableEmbeddingLinker(EmbeddingLinker):
             weight_decay: float | None = None, batch_size: int | None = None,
             top_n_layers_to_unfreeze: int | None = None,
             calibrate_threshold: bool = False) -> dict[str, float]:
-        """Train on ``train_export``; returns losses and (with ``eval_export``) metrics.
+        """Train on ``train_export`` with :class:`~medcat_den.training.Trainer` (the one
+        training loop); returns losses and (with ``eval_export``) metrics.
 
         ``calibrate_threshold`` holds out every ``calibration_every``-th training document
         (never ``eval_export``, so reported metrics are not tuned on the split they are
@@ -505,34 +522,28 @@ class TrainableEmbeddingLinker(EmbeddingLinker):
         bs = cnf.training_batch_size if batch_size is None else batch_size
         if epochs < 1 or bs < 1 or lr <= 0:
             raise TrainingError("epochs and batch size must be >= 1 and learning rate > 0")
-        torch.manual_seed(cnf.seed)
-        rng = random.Random(cnf.seed)
+        # the linker's own checks first: they name the problem in the linker's terms
+        parse_export(train_export, self.cdb.cui2info,
+                     max_unknown_fraction=cnf.max_unknown_cui_fraction)
         calib: dict[str, Any] | None = None
         if calibrate_threshold:
             train_export, calib = split_for_calibration(train_export, self.cnf.calibration_every)
-        examples = self.preprocess(train_export)
-        opt = self.configure_optimizer(lr, wd)
-        self.train_mode(True)
-        losses: list[float] = []
-        order = list(range(len(examples)))
+        # one training loop for every entry point: the same Trainer the jobs, the caikit
+        # trainer and the Ray trainer drive. Constant LR and no clipping: the settings this
+        # linker's defaults were chosen with.
+        config = TrainerConfig(epochs=epochs, batch_size=bs, learning_rate=lr,
+                               weight_decay=wd, lr_schedule="constant", max_grad_norm=None,
+                               seed=cnf.seed, eval_each_epoch=False,
+                               checkpoint_each_epoch=False)
+        adapter = self.as_trainable()
+        trainer = Trainer(adapter, config, progress=False,
+                          callbacks=[ProgressCallback(desc="Training linker")])
         with self._step_threads():
-            for epoch in tqdm(range(epochs), desc="Training linker", leave=False):
-                rng.shuffle(order)
-                total, n = 0.0, 0
-                for start in range(0, len(order), bs):
-                    batch = self.collate([examples[i] for i in order[start:start + bs]])
-                    opt.zero_grad()
-                    loss = self.forward(batch)
-                    if loss.requires_grad:
-                        loss.backward()  # type: ignore[no-untyped-call]
-                        opt.step()
-                    total += float(loss.detach())
-                    n += 1
-                losses.append(total / max(n, 1))
-                logger.info("epoch %d: mean loss %.4f", epoch + 1, losses[-1])
-        self.on_train_end()
+            trained = trainer.fit(train_export)
+        losses = _epoch_losses(trained.history, epochs)
+        n_rows = adapter.examples_prepared
         result = {"loss_first_epoch": losses[0], "loss_last_epoch": losses[-1],
-                  "train_rows": float(len(examples))}
+                  "train_rows": float(n_rows)}
         if calib is not None:
             result["rejection_threshold"] = self.calibrate_threshold(calib)
         if eval_export is not None:

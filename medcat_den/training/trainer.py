@@ -242,7 +242,8 @@ class Trainer:
                 if not torch.isfinite(loss):
                     raise TrainingError(f"loss is {loss.item()} at step {state.global_step} "
                                         f"(epoch {epoch + 1}); lower the learning rate")
-                (loss / group_size).backward()  # type: ignore[no-untyped-call]
+                if loss.requires_grad:  # a batch with nothing to learn adds no gradient
+                    (loss / group_size).backward()  # type: ignore[no-untyped-call]
                 group_losses.append(float(loss.detach()))
                 state.batches_in_epoch = bi + 1
                 if bi + 1 - group_start < group_size:

@@ -166,13 +166,15 @@ def trained(tmp_path_factory: pytest.TempPathFactory, trainable_pack: Path,
     cat = CAT.load_model_pack(str(trainable_pack))
     before = evaluate(cat, toy_test)
     hash_before = get_linker(cat).get_hash()
+    weights_before = {k: v.clone() for k, v in
+                      get_linker(cat).trainable_state_dict()["weights"].items()}
     result = get_linker(cat).fit(toy_train)
     after = evaluate(cat, toy_test)
     out = tmp_path_factory.mktemp("trained")
     path = cat.save_model_pack(str(out), pack_name="trained", make_archive=False,
                                add_hash_to_pack_name=False)
     return {"cat": cat, "path": Path(path), "fit": result, "before": before, "after": after,
-            "hash_before": hash_before}
+            "hash_before": hash_before, "weights_before": weights_before}
 
 
 def copy_pack(src: Path, dst: Path) -> Path:

@@ -24,10 +24,20 @@ def _file_hashes(root: Path) -> dict[str, tuple[str, int]]:
 
 
 def test_training_lowers_loss_and_improves_heldout_f1(trained: dict[str, Any]) -> None:
+    from medcat_den.linking.builder import get_linker
+
     fit = trained["fit"]
     assert fit["loss_last_epoch"] < 0.9 * fit["loss_first_epoch"]
-    assert trained["after"]["f1"] > trained["before"]["f1"] + 0.03
-    assert trained["after"]["precision"] > trained["before"]["precision"]
+    # toy data, measured: F1 0.68 -> 0.98 (the linker's own loop reached 1.0); P 0.52 -> 0.97
+    assert trained["after"]["f1"] > trained["before"]["f1"] + 0.2
+    assert trained["after"]["precision"] > trained["before"]["precision"] + 0.3
+    after = get_linker(trained["cat"]).trainable_state_dict()["weights"]
+    before = trained["weights_before"]
+    assert set(after) == set(before)
+    changed = [k for k in before if not torch.equal(before[k], after[k])]
+    # the projection, the rejection head and (when on) the tagger all moved
+    assert any(k.startswith("model.") for k in changed), changed
+    assert any(k.startswith("scorer.") for k in changed), changed
 
 
 def test_trained_pack_reloads_with_identical_predictions(trained: dict[str, Any],
@@ -166,3 +176,26 @@ def test_training_is_deterministic(trainable_pack: Path, toy_train: dict[str, An
         linker.fit(toy_train, epochs=1)
         hashes.append(linker.get_hash())
     assert hashes[0] == hashes[1]
+
+
+def test_fit_is_the_trainer_loop(trainable_pack: Path, toy_train: dict[str, Any]) -> None:
+    """``fit`` and ``Trainer`` over ``as_trainable()`` (the jobs' / caikit's / Ray's path)
+    with the same settings end in the same weights: there is one training loop."""
+    from medcat.cat import CAT
+
+    from medcat_den.linking.builder import get_linker
+    from medcat_den.training import Trainer, TrainerConfig
+
+    by_fit = get_linker(CAT.load_model_pack(str(trainable_pack)))
+    result = by_fit.fit(toy_train, epochs=2)
+    by_trainer = get_linker(CAT.load_model_pack(str(trainable_pack)))
+    cnf = by_trainer.cnf
+    config = TrainerConfig(epochs=2, batch_size=cnf.training_batch_size,
+                           learning_rate=cnf.learning_rate, weight_decay=cnf.weight_decay,
+                           lr_schedule="constant", max_grad_norm=None, seed=cnf.seed)
+    with by_trainer._step_threads():
+        history = Trainer(by_trainer.as_trainable(), config, progress=False).fit(toy_train).history
+    assert by_fit.get_hash() == by_trainer.get_hash()
+    assert result["loss_last_epoch"] == pytest.approx(
+        sum(h["loss"] for h in history if h["epoch"] == 2)
+        / sum(1 for h in history if h["epoch"] == 2))
