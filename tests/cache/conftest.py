@@ -1,7 +1,7 @@
-"""S3 fixtures for the cache tests (a real S3 API on loopback, see tests/_s3.py)."""
+"""S3 fixtures for the cache tests (a real S3 API on loopback, see tests/helpers/s3.py)."""
 
 from __future__ import annotations
 
-from tests._s3 import s3_server, s3_url
+from tests.helpers.s3 import s3_server, s3_url
 
 __all__ = ["s3_server", "s3_url"]  # fixtures

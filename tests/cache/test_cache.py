@@ -19,7 +19,7 @@ from medcat_den.errors import ConfigError, IntegrityError, OfflineError
 from medcat_den.pack.layout import blob_key
 from medcat_den.storage.local import LocalFolderBackend
 from medcat_den.storage.s3 import S3Backend
-from tests._s3 import S3Server
+from tests.helpers.s3 import S3Server
 
 
 class Clock:

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests._caikit import isolated_caikit_state
+from tests.helpers.caikit import isolated_caikit_state
 
 
 @dataclass

@@ -329,7 +329,7 @@ def test_config_and_argument_errors(den_models, tmp_path) -> None:
 
 @pytest.fixture()
 def s3_server() -> Any:
-    from tests._s3 import start_server
+    from tests.helpers.s3 import start_server
 
     yield from start_server()
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from medcat_den.cli.main import main
-from tests._s3 import S3Server
-from tests._s3rver import S3rver
+from tests.helpers.s3 import S3Server
+from tests.helpers.s3rver import S3rver
 
 
 def _doctor(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, dict[str, object]]:

@@ -18,7 +18,7 @@ from medcat_den.cli.python_runner import Target, parse_target, run_target
 from medcat_den.cli.run_cmd import parse_run_args
 from medcat_den.cli.with_injection import main
 from medcat_den.den import Den, ModelInfo, get_default_den
-from tests.injection._helpers import PYTHON, report_from, subprocess_env
+from tests.helpers.injection import PYTHON, report_from, subprocess_env
 
 WRAPPER = [PYTHON, "-m", "medcat_den", "--with-injection"]  # the alias
 RUN = [PYTHON, "-m", "medcat_den", "run"]

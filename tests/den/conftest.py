@@ -1,8 +1,8 @@
-"""S3 fixtures for the den tests (moto on loopback, see tests/_s3.py; s3rver, tests/_s3rver.py)."""
+"""S3 fixtures for the den tests (moto on loopback and s3rver: tests/helpers/s3.py, s3rver.py)."""
 
 from __future__ import annotations
 
-from tests._s3 import s3_server, s3_url
-from tests._s3rver import s3rver
+from tests.helpers.s3 import s3_server, s3_url
+from tests.helpers.s3rver import s3rver
 
 __all__ = ["s3_server", "s3_url", "s3rver"]  # fixtures

@@ -27,8 +27,8 @@ from medcat_den.den import Den
 from medcat_den.errors import ModelNotFoundError
 from medcat_den.storage import fault_injection
 from medcat_den.storage.local import LocalFolderBackend
-from tests._s3 import S3Server, s3_server, s3_url
 from tests.conftest import TINY_CONCEPTS, build_pack
+from tests.helpers.s3 import S3Server, s3_server, s3_url
 
 __all__ = ["s3_server", "s3_url"]  # fixtures
 

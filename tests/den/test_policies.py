@@ -13,7 +13,7 @@ from medcat_den.den import Den, get_default_den
 from medcat_den.den.policies import RemotePolicy, check_fine_tune, policy_for
 from medcat_den.errors import PolicyError
 from medcat_den.storage.local import LocalFolderBackend
-from tests._s3 import S3Server, start_server
+from tests.helpers.s3 import S3Server, start_server
 
 
 @pytest.fixture(scope="module")

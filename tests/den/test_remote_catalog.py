@@ -16,8 +16,8 @@ from medcat_den.pack import layout
 from medcat_den.pack.integrity import sha256_bytes
 from medcat_den.pack.manifest import FileEntry, PackManifest
 from medcat_den.storage.s3 import S3Backend, parse_s3_url
-from tests._s3 import S3Server
-from tests.den._packs import variant
+from tests.helpers.packs import variant
+from tests.helpers.s3 import S3Server
 
 PUSHERS = 8
 MODELS = 2000

@@ -10,8 +10,8 @@ from medcat_den.den.model_info import ModelInfo
 from medcat_den.pack import layout
 from medcat_den.storage.local import LocalFolderBackend
 from medcat_den.storage.s3 import S3Backend
-from tests._s3 import S3Server
-from tests.den._packs import variant
+from tests.helpers.packs import variant
+from tests.helpers.s3 import S3Server
 
 
 def _blob_sizes(backend: S3Backend) -> dict[str, int]:

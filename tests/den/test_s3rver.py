@@ -10,8 +10,8 @@ import pytest
 from medcat_den.den import Den
 from medcat_den.errors import ModelNotFoundError, UnsafeBackendError
 from medcat_den.storage.s3 import GUARANTEE_CAS, GUARANTEE_CREATE, S3Backend
-from tests._s3rver import S3rver
-from tests.den._packs import variant
+from tests.helpers.packs import variant
+from tests.helpers.s3rver import S3rver
 
 
 def _objects(server: S3rver, bucket: str) -> list[str]:

@@ -15,7 +15,7 @@ from medcat_den.den.sync import sync_dens
 from medcat_den.errors import ConfigError, PolicyError
 from medcat_den.pack.layout import manifest_key
 from medcat_den.storage.local import LocalFolderBackend
-from tests._s3 import S3Server, start_server
+from tests.helpers.s3 import S3Server, start_server
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,7 @@ from medcat.cat import CAT
 
 from medcat_den.den import Den, ModelInfo, get_default_den
 from medcat_den.injection import api
-from tests.injection._helpers import ORIGINAL_LOAD, ORIGINAL_SAVE
+from tests.helpers.injection import ORIGINAL_LOAD, ORIGINAL_SAVE
 
 
 @pytest.fixture(autouse=True)

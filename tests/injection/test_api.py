@@ -19,7 +19,7 @@ from medcat_den.injection import (
     injected_den,
     uninject_into_medcat,
 )
-from tests.injection._helpers import ORIGINAL_LOAD, ORIGINAL_SAVE
+from tests.helpers.injection import ORIGINAL_LOAD, ORIGINAL_SAVE
 
 NOT_A_PACK = "not a directory"  # MedCAT's error for a path that is not a pack folder
 

@@ -72,7 +72,7 @@ def test_caikit_module_returns_get_entities(static_pack: Path, isolated_env: Pat
 
     from medcat_den.caikit.server import configure_caikit
     from medcat_den.den import get_default_den
-    from tests._caikit import isolated_caikit_state
+    from tests.helpers.caikit import isolated_caikit_state
 
     with isolated_caikit_state(reset_runtime=True):
         get_default_den().push_model(str(static_pack), name="toy-linker")

@@ -17,10 +17,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from _s3 import start_server
 
-from tests._caikit import isolated_caikit_state
-from tests.ray._helpers import RayDen
+from tests.helpers.caikit import isolated_caikit_state
+from tests.helpers.ray import RayDen
+from tests.helpers.s3 import start_server
 
 
 def _have_ray() -> bool:

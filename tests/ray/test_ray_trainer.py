@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from _s3 import FAKE_KEY_ID, FAKE_SECRET
 from caikit.core import MODEL_MANAGER
 from caikit.core.data_model import JobStatus
 from caikit.core.exceptions.caikit_core_exception import CaikitCoreException
@@ -30,8 +29,9 @@ from medcat_den.errors import ConfigError, TrainingCanceledError, TrainingError
 from medcat_den.training import fingerprint
 from medcat_den.training.toy import make_toy_export
 from tests.conftest import TINY_CONCEPTS
+from tests.helpers.ray import RayDen, configure, trainer_config
+from tests.helpers.s3 import FAKE_KEY_ID, FAKE_SECRET
 from tests.linking.conftest import make_export
-from tests.ray._helpers import RayDen, configure, trainer_config
 
 pytestmark = pytest.mark.ray
 

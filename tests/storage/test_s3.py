@@ -15,7 +15,7 @@ import pytest
 from medcat_den.errors import BackendError, ConfigError, KeyNotFoundError
 from medcat_den.storage.backend import StoreBackend
 from medcat_den.storage.s3 import S3Backend
-from tests._s3 import FAKE_KEY_ID, FAKE_SECRET, S3Server
+from tests.helpers.s3 import FAKE_KEY_ID, FAKE_SECRET, S3Server
 
 MiB = 1024 * 1024
 

@@ -10,7 +10,7 @@ import pytest
 from medcat_den.den import Den, get_default_den
 from medcat_den.pack.layout import blob_key
 from medcat_den.storage.s3 import S3Backend
-from tests._s3 import S3Server
+from tests.helpers.s3 import S3Server
 
 
 @pytest.fixture()

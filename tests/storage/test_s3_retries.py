@@ -7,7 +7,7 @@ import logging
 import pytest
 
 from medcat_den.storage.s3 import S3Backend
-from tests._s3 import S3Server
+from tests.helpers.s3 import S3Server
 
 
 def test_retry_log_carries_error_code_and_http_status(

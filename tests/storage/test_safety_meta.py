@@ -26,8 +26,8 @@ import pytest
 
 from medcat_den.den import Den
 from medcat_den.storage.local import LocalFolderBackend
-from tests._s3 import S3Server
 from tests.den import test_crash_points as crash_tests
+from tests.helpers.s3 import S3Server
 from tests.pack import test_archive_safety as archive_tests
 from tests.pack import test_integrity as integrity_tests
 from tests.storage import test_s3 as s3_tests

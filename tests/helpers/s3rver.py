@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 S3RVER = REPO / ".node" / "node_modules" / ".bin" / "s3rver"
 
 
@@ -88,7 +88,7 @@ def require_s3rver() -> None:
 def s3rver(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3rver]:
     """s3rver on loopback for one test module (with s3rver's own fixed access key)."""
     require_s3rver()
-    from tests._s3 import s3_env
+    from tests.helpers.s3 import s3_env
 
     env = {**s3_env(), "AWS_ACCESS_KEY_ID": "S3RVER", "AWS_SECRET_ACCESS_KEY": "S3RVER"}
     saved = {k: os.environ.get(k) for k in env}

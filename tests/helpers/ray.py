@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from _s3 import S3Server
+from tests.helpers.s3 import S3Server
 
 TOY = "medcat_den.training.toy:toy_component_factory"
 
