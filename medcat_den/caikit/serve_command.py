@@ -9,7 +9,7 @@ files of the served services and exits.
 from __future__ import annotations
 
 import argparse
-import sys
+from collections.abc import Callable
 from typing import Any
 
 from medcat_den.errors import DenError
@@ -75,7 +75,11 @@ def den_overrides(args: argparse.Namespace) -> dict[str, Any]:
     return {"model_management": {"finders": {"den": {"config": den_cfg}}}}
 
 
-def run_serve(args: argparse.Namespace) -> int:
+def run_serve(args: argparse.Namespace, say: Callable[[str], None],
+              complain: Callable[[str], None]) -> int:
+    """Serve (or dump protos); status lines go to ``say``, errors to ``complain`` (the
+    entry point decides where: ``medcat-den serve`` and ``python -m medcat_den.caikit``
+    print them)."""
     from caikit.runtime.types.caikit_runtime_exception import CaikitRuntimeException
 
     if args.dump_protos:
@@ -85,9 +89,9 @@ def run_serve(args: argparse.Namespace) -> int:
             written = dump_protos(args.dump_protos, config_files=args.config,
                                   overrides=den_overrides(args))
         except DenError as e:
-            print(f"error: {e}", file=sys.stderr)
+            complain(f"error: {e}")
             return 2
-        print(f"medcat-den: wrote {len(written)} .proto files to {args.dump_protos}")
+        say(f"medcat-den: wrote {len(written)} .proto files to {args.dump_protos}")
         return 0
 
     from medcat_den.caikit.server import DenServer
@@ -97,15 +101,15 @@ def run_serve(args: argparse.Namespace) -> int:
                            http=args.http, grpc=args.grpc, preload=args.model,
                            config_files=args.config, overrides=den_overrides(args))
     except (DenError, CaikitRuntimeException, RuntimeError) as e:
-        print(f"error: {getattr(e, 'message', None) or e}", file=sys.stderr)
+        complain(f"error: {getattr(e, 'message', None) or e}")
         return 2
     if server.url:
-        print(f"medcat-den: caikit runtime HTTP on {server.url} "
-              f"(POST {server.url}/api/v1/task/entity-linking)", flush=True)
+        say(f"medcat-den: caikit runtime HTTP on {server.url} "
+            f"(POST {server.url}/api/v1/task/entity-linking)")
     if server.grpc_address:
-        print(f"medcat-den: caikit runtime gRPC on {server.grpc_address} "
-              "(service caikit.runtime.MedcatDen.MedcatDenService, reflection on)", flush=True)
-    print("medcat-den: Ctrl-C stops", flush=True)
+        say(f"medcat-den: caikit runtime gRPC on {server.grpc_address} "
+            "(service caikit.runtime.MedcatDen.MedcatDenService, reflection on)")
+    say("medcat-den: Ctrl-C stops")
     try:
         server.start(blocking=True)
     finally:
