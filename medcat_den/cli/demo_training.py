@@ -1,13 +1,13 @@
 """The training part of ``make demo`` (called by ``medcat_den.cli.demo``; prints, as demos do).
 
-Fine-tunes the starter model (linking and rejection; the mention tagger is off by default)
-for three epochs in a background job, evaluates the base model on devel meanwhile, follows
-the job with one status line per change (no progress bars: ``medcat_den.cli.demo`` sets
-``TQDM_DISABLE=1`` unless it is set, so nothing interleaves), then prints the new model's
-lineage and devel F1 before/after, both scored on what ``cat.get_entities`` returns. Data: the NCBI
-disease exports in ``MEDCAT_DEN_DEMO_DATA`` (default ``../shared/data/ncbi-disease``
-next to the repository); ``MEDCAT_DEN_DEMO_TRAIN_DOCS`` limits the training documents
-(default 300).
+Fine-tunes the starter model (linking, rejection and the mention tagger) for three epochs in
+a background job, evaluates the base model on devel meanwhile, follows the job with a status
+line per stage and at most one every 15 s while it trains (no progress bars:
+``medcat_den.cli.demo`` sets ``TQDM_DISABLE=1`` unless it is set, so nothing interleaves),
+then prints the new model's lineage and devel F1 before/after, both scored on what
+``cat.get_entities`` returns. Data: the NCBI disease exports in ``MEDCAT_DEN_DEMO_DATA``
+(default ``../shared/data/ncbi-disease`` next to the repository);
+``MEDCAT_DEN_DEMO_TRAIN_DOCS`` limits the training documents (default 300).
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ DEFAULT_DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data" / 
 CONFIG = {"epochs": 3, "batch_size": 64, "learning_rate": 1e-3, "weight_decay": 0.01,
           "lr_schedule": "constant", "max_grad_norm": None, "time_limit_s": 300,
           "eval_each_epoch": False, "checkpoint_each_epoch": False}
+STATUS_EVERY_S = 15.0
 
 
 def training_demo_step(den: Any, info: Any) -> None:
@@ -57,14 +58,16 @@ def training_demo_step(den: Any, info: Any) -> None:
         print(f"    (base evaluation failed: {err})")
         before = None
 
-    shown = None
+    shown, shown_at = None, 0.0
     while not future.wait(2.0):
         i = future.get_info()
-        line = (f"    {i.status.name:<9} {i.phase:<8} epoch {i.epoch}/{i.num_epochs} "
-                f"step {i.step}/{i.max_steps}" + (f" loss {i.loss:.4f}" if i.loss else ""))
-        if line != shown:
-            print(line, flush=True)
-            shown = line
+        stage = (i.status.name, i.phase, i.epoch)
+        # a line when the job changes stage, else at most one every STATUS_EVERY_S seconds
+        if stage != shown or time.perf_counter() - shown_at >= STATUS_EVERY_S:
+            print(f"    {i.status.name:<9} {i.phase:<8} epoch {i.epoch}/{i.num_epochs} "
+                  f"step {i.step}/{i.max_steps}" + (f" loss {i.loss:.4f}" if i.loss else ""),
+                  flush=True)
+            shown, shown_at = stage, time.perf_counter()
     i = future.get_info()
     print(f"== job {i.status.name} after {time.perf_counter() - started:.0f} s")
     if i.status.name != "COMPLETED":

@@ -23,8 +23,9 @@ Config keys (all have defaults; none is hard-coded elsewhere):
 - ``learning_rate``, ``lm_learning_rate``, ``weight_decay``, ``temperature``,
   ``negative_sampling_k``, ``negative_sampling_candidate_pool_size``,
   ``rejection_loss_weight``, ``epochs``, ``seed``, ``device``,
-  ``training_num_threads`` (torch threads for the small per-step tensors of
-  frozen-LM training on CPU; 0 keeps torch's setting), ``max_unknown_cui_fraction``
+  ``training_num_threads`` (torch threads for frozen-LM training steps on CPU; 0, the
+  default, keeps torch's setting, which the tagger's LSTM uses; 1 suits linking alone),
+  ``max_unknown_cui_fraction``
   (annotations whose CUI is not in the CDB: above this fraction an export is an
   error, below they only teach the rejection head; 0 makes any such CUI an error).
 - ``encoder_dtype``: ``auto`` (no-grad encoding runs a bfloat16 copy of the
@@ -38,13 +39,17 @@ Config keys (all have defaults; none is hard-coded elsewhere):
 - ``use_candidate_generator``, ``generator_max_ngram``,
   ``generator_similarity_threshold``, ``generator_max_spans_per_doc``:
   embedding candidate generator (n-grams ending in a word that ends a name).
-- ``use_tagger`` (trainable linker; off by default: on NCBI devel it did not win yet,
-  see docs/linker.md): learned mention detection, a BIO head over the encoder's token
-  states trained with the linker; proposes spans the dictionary missed
-  (``tagger_threshold``: minimum mean label probability of a span;
+- ``use_tagger`` (trainable linker): learned mention detection, a BiLSTM BIO head over
+  the encoder's token states (``tagger_layers``: hidden-state indices concatenated,
+  0 = embeddings, -1 = last; ``tagger_hidden``: LSTM units each way), trained with the
+  linker (``tagger_loss_weight``; ``tagger_passes``: passes over the tagger's documents per
+  epoch). At inference a tagged span (mean label probability ``tagger_threshold`` up) no
+  candidate has is linked over all names and kept if its similarity is
+  ``tagger_link_threshold`` up; a dictionary candidate strictly inside a tagged span, or
+  one whose tagger span score is below ``tagger_reject_below``, is dropped.
   ``tagger_chunk_tokens`` / ``tagger_chunk_stride``: document chunks;
-  ``tagger_loss_weight``; ``tagger_negatives_per_doc``: non-mention n-grams per training
-  document that teach the rejection head to refuse wrong tagged spans).
+  ``tagger_negatives_per_doc``: non-mention n-grams per training document that teach the
+  rejection head to refuse wrong tagged spans.
 - ``calibration_every``: with ``fit(..., calibrate_threshold=True)`` every N-th training
   document is held out to choose ``rejection_threshold`` (never the evaluation split).
 - ``use_abbreviations``: link "long form (ABBR)" abbreviations doc-wide.
@@ -85,7 +90,7 @@ class EmbeddingLinkingConfig(Linking):
     seed: int = 0
     device: str = "auto"
     encoder_dtype: str = "auto"
-    training_num_threads: int = 1
+    training_num_threads: int = 0
     max_unknown_cui_fraction: float = 0.5
     training_batch_size: int = 64
     embedding_batch_size: int = 256
@@ -100,9 +105,14 @@ class EmbeddingLinkingConfig(Linking):
     generator_similarity_threshold: float = 0.8
     generator_max_spans_per_doc: int = 400
     use_abbreviations: bool = True
-    use_tagger: bool = False
+    use_tagger: bool = True
     calibration_every: int = 7
-    tagger_threshold: float = 0.5
+    tagger_threshold: float = 0.8
+    tagger_layers: list[int] = [3, -1]
+    tagger_hidden: int = 128
+    tagger_passes: int = 3
+    tagger_link_threshold: float = 0.6
+    tagger_reject_below: float = 0.1
     tagger_chunk_tokens: int = 256
     tagger_chunk_stride: int = 32
     tagger_loss_weight: float = 1.0

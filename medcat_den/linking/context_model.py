@@ -22,7 +22,12 @@ from transformers import AutoTokenizer
 from medcat_den.errors import ConfigError
 from medcat_den.linking.config import EmbeddingLinkingConfig
 from medcat_den.linking.embedding_model import ModelForEmbeddingLinking
-from medcat_den.linking.mention_tagger import DocStates, chunk_inputs, merge_chunks
+from medcat_den.linking.mention_tagger import (
+    DocStates,
+    chunk_inputs,
+    merge_chunks,
+    resolve_layers,
+)
 from medcat_den.linking.model_ref import ModelRef
 
 logger = logging.getLogger(__name__)
@@ -147,21 +152,33 @@ class ContextModel:
         self.model.train(was_training)
         return mention_out, window_out
 
+    def tagger_layers(self) -> list[int]:
+        """Hidden-state indices the tagger reads (``tagger_layers``, resolved)."""
+        return resolve_layers(self.cnf.tagger_layers,
+                              int(self.model.language_model.config.num_hidden_layers))
+
+    def tagger_input_size(self) -> int:
+        return self.model.hidden_size * len(self.tagger_layers())
+
     def encode_document(self, text: str, grad: bool = False) -> DocStates:
-        """Token states of ``text``, encoded once in overlapping chunks (float32 on CPU
-        without ``grad``; with ``grad`` on the device, through the trainable encoder)."""
+        """Token states of ``text`` (the ``tagger_layers`` concatenated), encoded once in
+        overlapping chunks (float32 on CPU without ``grad``; with ``grad`` on the device,
+        through the trainable encoder)."""
         inputs, owned = chunk_inputs(self.tokenizer, text, self.cnf.tagger_chunk_tokens,
                                      self.cnf.tagger_chunk_stride)
         offsets = inputs.pop("offset_mapping")
         batch = {k: v.to(self.device) for k, v in inputs.items()}
+        layers = self.tagger_layers()
         if grad:
-            hidden = self.model.language_model(**batch).last_hidden_state.float()
+            hs = self.model.language_model(**batch, output_hidden_states=True).hidden_states
+            hidden = torch.cat([hs[i] for i in layers], dim=-1).float()
             return merge_chunks(hidden, offsets, owned)
         was_training = self.model.training
         self.model.eval()
         lm = self.inference_language_model()
         with torch.inference_mode():
-            hidden = lm(**batch).last_hidden_state.float().cpu()
+            hs = lm(**batch, output_hidden_states=True).hidden_states
+            hidden = torch.cat([hs[i] for i in layers], dim=-1).float().cpu()
         self.model.train(was_training)
         return merge_chunks(hidden, offsets, owned)
 

@@ -58,7 +58,9 @@ def evaluate(cat: Any, export: dict[str, Any], progress: bool = True) -> dict[st
     docs = parse_export(export, None, require_annotations=False)
     gold: list[Span] = []
     pred: list[Span] = []
-    for i, d in enumerate(tqdm(docs, desc="Evaluating", leave=False, disable=not progress)):
+    # no ``disable`` argument unless asked: an explicit one would override ``TQDM_DISABLE=1``
+    bar = tqdm(docs, desc="Evaluating", leave=False, **({} if progress else {"disable": True}))
+    for i, d in enumerate(bar):
         gold += [(i, s, e, c) for s, e, c in d.annotations]
         pred += [(i, int(e["start"]), int(e["end"]), str(e["cui"]))
                  for e in cat.get_entities(d.text)["entities"].values() if e.get("cui")]

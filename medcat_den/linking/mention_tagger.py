@@ -1,14 +1,17 @@
 """``MentionTagger``: learned mention detection (BIO over the encoder's token states).
 
 A document is encoded once, in chunks of ``tagger_chunk_tokens`` transformer tokens
-overlapping by ``tagger_chunk_stride`` (each token keeps the state from the chunk where
-it is farther from an edge). A small MLP labels each token O / B / I; consecutive B/I
-tokens form a span, snapped outwards to MedCAT token boundaries. Spans whose mean label
-probability is below ``tagger_threshold`` are dropped. The linker then treats the spans
-the dictionary did not propose like any candidate: linked by embedding similarity over
-all names and accepted or rejected by the rejection head.
+overlapping by ``tagger_chunk_stride`` (each token keeps the state from the chunk where it
+is farther from an edge). The states of the encoder layers ``tagger_layers`` are
+concatenated per token (a middle layer keeps more token-level information than the last
+layer of a sentence-embedding model), projected down to ``tagger_hidden`` and read by a
+bidirectional LSTM (``tagger_hidden`` units each way) that labels each token O / B / I;
+consecutive B/I tokens form a span, snapped outwards to MedCAT token boundaries. Spans whose
+mean label probability is below ``tagger_threshold`` are dropped. How the linker uses the
+spans: see :mod:`medcat_den.linking.static_linker` (``candidates``).
 
-Config keys used: ``tagger_chunk_tokens``, ``tagger_chunk_stride``, ``tagger_threshold``.
+Config keys used: ``tagger_layers``, ``tagger_hidden``, ``tagger_chunk_tokens``,
+``tagger_chunk_stride``, ``tagger_threshold``.
 """
 
 from __future__ import annotations
@@ -19,10 +22,31 @@ from typing import Any
 
 import torch
 from torch import Tensor, nn
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence, pad_sequence
 
-from medcat_den.errors import TrainingError
+from medcat_den.errors import ConfigError, TrainingError
 
 O_TAG, B_TAG, I_TAG = 0, 1, 2
+# 1: a convolution head over the last layer (never on by default); 2: BiLSTM over
+# ``tagger_layers``. Tagger weights of another format are ignored on load, with a warning.
+TAGGER_FORMAT = 2
+SEGMENT, MARGIN = 64, 16  # tokens per LSTM segment, context tokens read on each side
+
+
+def resolve_layers(layers: Sequence[int], num_layers: int) -> list[int]:
+    """Indices into the encoder's hidden states (0 = embeddings, ``num_layers`` = last);
+    negative counts from the end; indices past the last layer use the last (tiny models)."""
+    out: list[int] = []
+    for i in layers:
+        j = num_layers + 1 + i if i < 0 else min(i, num_layers)
+        if not 0 <= j <= num_layers:
+            raise ConfigError(f"tagger_layers: layer {i} does not exist in a "
+                                f"{num_layers}-layer encoder")
+        if j not in out:
+            out.append(j)
+    if not out:
+        raise ConfigError("tagger_layers must name at least one encoder layer")
+    return out
 
 
 @dataclass
@@ -36,24 +60,69 @@ class DocStates:
 class MentionTagger(nn.Module):
     """Token classifier O/B/I over encoder states (see module docstring).
 
-    A convolution over ``2 * context + 1`` neighbouring token states feeds an MLP, so
-    span boundaries can be read from the neighbours (the states of one document, in
-    order; call it once per document).
+    The states of one document, in order (call it once per document): a bidirectional
+    LSTM reads span boundaries from the whole sentence around each token.
     """
 
-    def __init__(self, hidden: int, width: int = 256, context: int = 2) -> None:
+    def __init__(self, hidden: int, width: int = 128) -> None:
         super().__init__()
         self.norm = nn.LayerNorm(hidden)
         self.drop = nn.Dropout(0.1)
-        self.conv = nn.Conv1d(hidden, width, 2 * context + 1, padding=context)
-        self.out = nn.Sequential(nn.GELU(), nn.Linear(width, 3))
+        # down-projection first: the LSTM's input matmul on the wide concatenated states
+        # was most of a training step (same devel span F1: 0.750 vs 0.753 without it)
+        self.reduce = nn.Linear(hidden, width)
+        self.rnn = nn.LSTM(width, width, batch_first=True, bidirectional=True)
+        self.out = nn.Linear(2 * width, 3)
 
     def forward(self, states: Tensor) -> Tensor:
         """(n, hidden) states of one document → (n, 3) O/B/I logits."""
-        x = self.drop(self.norm(states))
-        h = self.conv(x.T.unsqueeze(0)).squeeze(0).T
-        out: Tensor = self.out(h)
-        return out
+        return self.forward_many([states])[0]
+
+    def forward_many(self, docs: Sequence[Tensor]) -> list[Tensor]:
+        """O/B/I logits of several documents in one LSTM call.
+
+        Each document is cut into segments of ``SEGMENT`` tokens read with ``MARGIN``
+        tokens of context on each side (the encoder states are already contextual; the
+        LSTM only reads boundaries). Short sequences make the CPU LSTM, a loop over time
+        steps, several times faster than whole documents; a document's logits depend only
+        on that document.
+        """
+        pieces: list[Tensor] = []
+        keep: list[tuple[int, int, int]] = []  # (document, rows to keep: from, to)
+        for i, d in enumerate(docs):
+            n = d.shape[0]
+            for start in range(0, n, SEGMENT):
+                lo, hi = max(0, start - MARGIN), min(n, start + SEGMENT + MARGIN)
+                pieces.append(d[lo:hi])
+                keep.append((i, start - lo, min(n, start + SEGMENT) - lo))
+        width = self.out.in_features
+        if not pieces:
+            return [torch.zeros(0, 3, device=self.out.weight.device) for _ in docs]
+        lengths = torch.tensor([p.shape[0] for p in pieces])
+        x = self.reduce(self.drop(self.norm(pad_sequence([p.float() for p in pieces],
+                                                         batch_first=True))))
+        packed = pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)
+        h, _ = pad_packed_sequence(self.rnn(packed)[0], batch_first=True)
+        assert h.shape[-1] == width
+        logits = self.out(h)
+        per_doc: list[list[Tensor]] = [[] for _ in docs]
+        for row, (i, a, b) in enumerate(keep):
+            per_doc[i].append(logits[row, a:b])
+        return [torch.cat(rows) if rows else torch.zeros(0, 3, device=logits.device)
+                for rows in per_doc]
+
+
+def span_score(probs: Tensor, offsets: Tensor, start: int, end: int) -> float:
+    """How much the tagger agrees that characters [start, end) are exactly one mention:
+    the mean of P(B) of its first token, P(I) of the others and 1 - P(I) of the next."""
+    inside = ((offsets[:, 1] > start) & (offsets[:, 0] < end)).nonzero().flatten()
+    if inside.numel() == 0:
+        return 0.0
+    first, last = int(inside[0]), int(inside[-1])
+    values = [float(probs[first, B_TAG])] + [float(p) for p in probs[first + 1:last + 1, I_TAG]]
+    if last + 1 < probs.shape[0]:
+        values.append(1.0 - float(probs[last + 1, I_TAG]))
+    return sum(values) / len(values)
 
 
 def chunk_inputs(tokenizer: Any, text: str, max_tokens: int, stride: int

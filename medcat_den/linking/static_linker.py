@@ -19,6 +19,7 @@ import hashlib
 import json
 import logging
 import os
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -49,11 +50,21 @@ from medcat_den.linking.config import (
 )
 from medcat_den.linking.context_model import ContextModel
 from medcat_den.linking.mention_scorer import MentionScorer, scalar_features
-from medcat_den.linking.mention_tagger import MentionTagger, decode
+from medcat_den.linking.mention_tagger import TAGGER_FORMAT, MentionTagger, decode, span_score
 from medcat_den.linking.model_ref import BASE_MODEL_FOLDER, ModelRef
 from medcat_den.linking.name_index import EMB_FILE, NameIndex, chunked_topk
 
 logger = logging.getLogger(__name__)
+
+
+@dataclass
+class TaggedDocument:
+    """The tagger's view of one document: O/B/I probabilities (n, 3) and character
+    offsets (n, 2) per transformer token, and its spans over MedCAT tokens."""
+
+    probs: Tensor
+    offsets: Tensor
+    spans: list[tuple[int, int, float]]
 
 META_FILE = "linker.json"
 TRAINED_FILE = "trained.safetensors"
@@ -147,6 +158,11 @@ class EmbeddingLinker(AbstractEntityProvidingComponent, AbstractManualSerialisab
             self.scorer.load_state_dict(scorer_sd)
             self.scorer.eval()
         self.scorer_trained = bool(meta.get("scorer_trained", False)) and bool(scorer_sd)
+        if tagger_sd and meta.get("tagger_format") != TAGGER_FORMAT:
+            logger.warning("%s: the mention tagger was saved in format %s, this version reads "
+                           "format %d; the tagger is ignored (retrain to use it)", path,
+                           meta.get("tagger_format", 1), TAGGER_FORMAT)
+            tagger_sd = {}
         if tagger_sd:
             if self.tagger is None:
                 self.tagger = self._make_tagger()
@@ -155,7 +171,8 @@ class EmbeddingLinker(AbstractEntityProvidingComponent, AbstractManualSerialisab
         self.tagger_trained = bool(meta.get("tagger_trained", False)) and bool(tagger_sd)
 
     def _make_tagger(self) -> MentionTagger:
-        return MentionTagger(self.context_model.model.hidden_size).to(self.context_model.device)
+        return MentionTagger(self.context_model.tagger_input_size(),
+                             self.cnf.tagger_hidden).to(self.context_model.device)
 
     def tagger_active(self) -> bool:
         return self.tagger is not None and self.tagger_trained and self.cnf.use_tagger
@@ -219,16 +236,16 @@ class EmbeddingLinker(AbstractEntityProvidingComponent, AbstractManualSerialisab
                 self.cnf.generator_similarity_threshold, self.cnf.generator_max_ngram,
                 self.cnf.generator_max_spans_per_doc)
         if self.tagger_active():
-            taken = {(m.start_tok, m.end_tok) for m in mentions}
-            mentions += self.tagged_mentions(doc, taken)
+            mentions = self.with_tagged_mentions(doc, mentions)
         return mentions
 
-    def tagged_spans(self, doc: MutableDocument) -> list[tuple[int, int, float]]:
-        """The tagger's spans as inclusive MedCAT token ranges with their probability."""
+    def tag_document(self, doc: MutableDocument) -> TaggedDocument:
+        """The tagger's O/B/I probabilities per transformer token and its spans (inclusive
+        MedCAT token ranges with their mean label probability, ``tagger_threshold`` up)."""
         assert self.tagger is not None
         text = doc.base.text
         if not text.strip() or len(doc) == 0:
-            return []
+            return TaggedDocument(torch.zeros(0, 3), torch.zeros(0, 2, dtype=torch.long), [])
         states = self.context_model.encode_document(text)
         self.tagger.eval()
         with torch.no_grad():
@@ -240,14 +257,39 @@ class EmbeddingLinker(AbstractEntityProvidingComponent, AbstractManualSerialisab
             rng = tokens_for_span(bounds, s, e)
             if rng is not None:
                 out[rng] = max(p, out.get(rng, 0.0))
-        return [(a, b, p) for (a, b), p in sorted(out.items())]
+        return TaggedDocument(probs, states.offsets, [(a, b, p) for (a, b), p in sorted(out.items())])
 
-    def tagged_mentions(self, doc: MutableDocument, taken: set[tuple[int, int]]
-                        ) -> list[Mention]:
-        """Spans the tagger found and no other candidate has (linked over all names)."""
+    def tagged_spans(self, doc: MutableDocument) -> list[tuple[int, int, float]]:
+        """The tagger's spans as inclusive MedCAT token ranges with their probability."""
+        return self.tag_document(doc).spans
+
+    def with_tagged_mentions(self, doc: MutableDocument, mentions: list[Mention]
+                             ) -> list[Mention]:
+        """Merge the tagger's view into the candidates.
+
+        A tagged span no candidate has becomes a candidate (linked over all names). A
+        dictionary candidate strictly inside a tagged span is dropped: the tagger saw a
+        longer mention ("hereditary *cancer*"). A candidate the tagger does not see as a
+        mention (``span_score`` below ``tagger_reject_below``) is dropped unless it is a
+        tagged span itself.
+        """
+        tagged = self.tag_document(doc)
+        spans = {(a, b) for a, b, _ in tagged.spans}
+        kept = []
+        for m in mentions:
+            exact = (m.start_tok, m.end_tok) in spans
+            inside = any(a <= m.start_tok and m.end_tok <= b for a, b in spans)
+            if inside and not exact:
+                continue
+            if not exact and span_score(tagged.probs, tagged.offsets, m.start_char,
+                                        m.end_char) < self.cnf.tagger_reject_below:
+                continue
+            kept.append(m)
+        taken = {(m.start_tok, m.end_tok) for m in mentions}
         bounds = token_bounds(doc)
-        return [Mention(a, b, bounds[a][0], bounds[b][1], KIND_TAGGED)
-                for a, b, _ in self.tagged_spans(doc) if (a, b) not in taken]
+        kept += [Mention(a, b, bounds[a][0], bounds[b][1], KIND_TAGGED)
+                 for a, b, _ in tagged.spans if (a, b) not in taken]
+        return kept
 
     def encode_mentions(self, doc: MutableDocument, mentions: list[Mention]
                         ) -> tuple[Tensor, Tensor]:
@@ -332,6 +374,8 @@ class EmbeddingLinker(AbstractEntityProvidingComponent, AbstractManualSerialisab
                 prob = s1.clone()
                 keep = torch.ones(len(mentions), dtype=torch.bool)
         keep &= s1 >= self.cnf.link_similarity_threshold
+        tagged = torch.tensor([m.kind == KIND_TAGGED for m in mentions], dtype=torch.bool)
+        keep &= ~tagged | (s1 >= self.cnf.tagger_link_threshold)
         return cuis, s1, torch.where(keep, prob, torch.full_like(prob, float("nan")))
 
     def _before_inference(self) -> None:
@@ -430,7 +474,7 @@ class EmbeddingLinker(AbstractEntityProvidingComponent, AbstractManualSerialisab
     def meta(self) -> dict[str, Any]:
         return {"format": FORMAT_VERSION, "class": type(self).__name__,
                 "model_ref": self.ref.stored(), "scorer_trained": self.scorer_trained,
-                "tagger_trained": self.tagger_trained}
+                "tagger_trained": self.tagger_trained, "tagger_format": TAGGER_FORMAT}
 
     def serialise_to(self, folder_path: str) -> None:
         self._before_save()

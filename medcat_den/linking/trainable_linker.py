@@ -253,7 +253,9 @@ class TrainableEmbeddingLinker(EmbeddingLinker):
         logger.info("Prepared %d training rows (%d candidates, %d with a gold CUI) and %d "
                     "tagger documents", len(examples), sum(e.candidate for e in examples),
                     sum(e.gold_cui is not None for e in examples), len(tags))
-        return [*examples, *tags]  # type: ignore[list-item]
+        # the tagger's documents are seen ``tagger_passes`` times per epoch: its BiLSTM needs
+        # more passes than the linking heads, and its cached states make a pass cheap
+        return [*examples, *(tags * max(1, self.cnf.tagger_passes))]  # type: ignore[list-item]
 
     def _tag_example(self, text: str, spans: list[tuple[int, int]]) -> TagExample:
         """Labels per transformer token; states cached in float16 while the LM is frozen."""
@@ -344,7 +346,7 @@ class TrainableEmbeddingLinker(EmbeddingLinker):
                 states.append(self.context_model.encode_document(
                     t.text, grad=torch.is_grad_enabled()).states.to(dev))
             labels.append(t.labels.to(dev))
-        logits = torch.cat([self.tagger(st) for st in states])
+        logits = torch.cat(self.tagger.forward_many(states))
         return F.cross_entropy(logits, torch.cat(labels))
 
     def forward(self, batch: LinkBatch) -> Tensor:

@@ -69,7 +69,8 @@ def _pack(tmp_path: Path, tiny_bert_dir: Path, concepts_csv: Path, **extra: Any)
 
 
 def test_tagger_finds_spans_the_dictionary_cannot(tmp_path: Path, tiny_bert_dir: Path,
-                                                   concepts_csv: Path) -> None:
+                                                   concepts_csv: Path,
+                                                   caplog: pytest.LogCaptureFixture) -> None:
     from medcat.cat import CAT
 
     from medcat_den.linking.builder import get_linker
@@ -98,6 +99,16 @@ def test_tagger_finds_spans_the_dictionary_cannot(tmp_path: Path, tiny_bert_dir:
             # the setting turns it off on a trained pack
             get_linker(cat2).cnf.use_tagger = False
             assert _found(cat2, test, novel) == 0.0
+            # tagger weights of an older format are ignored, with a warning, not misread
+            import json
+            (meta_path,) = Path(saved).rglob("linker.json")
+            meta = json.loads(meta_path.read_text())
+            meta.pop("tagger_format")
+            meta_path.write_text(json.dumps(meta))
+            with caplog.at_level("WARNING", logger="medcat_den.linking.static_linker"):
+                cat3 = CAT.load_model_pack(saved)
+            assert not get_linker(cat3).tagger_trained
+            assert "retrain to use it" in caplog.text
     assert results[True] >= 0.6, results
     assert results[False] == 0.0, results
 
@@ -125,3 +136,55 @@ def test_tagger_training_data_errors(trainable_pack: Path, toy_train: dict[str, 
     linker.cnf.use_tagger = True
     with pytest.raises(TrainingError, match=message):
         linker.preprocess(export)
+
+
+def test_span_score_and_layers() -> None:
+    import torch
+
+    from medcat_den.errors import ConfigError
+    from medcat_den.linking.mention_tagger import resolve_layers, span_score
+
+    offsets = torch.tensor([[0, 3], [4, 8], [9, 15], [16, 18]])
+    # tokens: O, B, I, O  -> "word word2" at [4, 15) is one mention
+    probs = torch.tensor([[0.9, 0.05, 0.05], [0.1, 0.8, 0.1], [0.1, 0.1, 0.8], [0.9, 0.0, 0.1]])
+    assert span_score(probs, offsets, 4, 15) == pytest.approx((0.8 + 0.8 + 0.9) / 3)
+    # the head word alone: its first token is an I (containment drops it, see below)
+    assert span_score(probs, offsets, 9, 15) == pytest.approx((0.1 + 0.9) / 2)
+    assert span_score(probs, offsets, 100, 120) == 0.0
+    assert resolve_layers([3, -1], 6) == [3, 6]
+    assert resolve_layers([3, -1], 2) == [2]  # a tiny encoder: both are its last layer
+    with pytest.raises(ConfigError, match="tagger_layers"):
+        resolve_layers([-9], 6)
+    with pytest.raises(ConfigError, match="at least one"):
+        resolve_layers([], 6)
+
+
+def test_tagged_spans_replace_dictionary_head_words(trainable_pack: Path) -> None:
+    """A dictionary match strictly inside a tagged span gives way to the longer span; a
+    match the tagger does not see as a mention is dropped; an exact match stays."""
+    import torch
+    from medcat.cat import CAT
+
+    from medcat_den.linking.builder import get_linker
+    from medcat_den.linking.candidates import KIND_DICT, KIND_TAGGED, Mention
+    from medcat_den.linking.static_linker import TaggedDocument
+
+    linker = get_linker(CAT.load_model_pack(str(trainable_pack)))
+    doc = linker.ner_doc("hereditary cancer and flu and cold today")
+    # MedCAT tokens: 0 hereditary, 1 cancer, 2 and, 3 flu, 4 and, 5 cold, 6 today
+    n = len(doc)
+    offsets = torch.tensor([[t.base.char_index, t.base.char_index + len(t.base.text)]
+                            for t in doc])
+    probs = torch.tensor([[0.0, 0.0, 1.0]] * n)  # "I" everywhere: nothing starts here ...
+    probs[0] = torch.tensor([0.0, 1.0, 0.0])     # ... but "hereditary cancer"
+    probs[2] = probs[4] = probs[5] = torch.tensor([1.0, 0.0, 0.0])  # "cold" is not one
+    probs[3] = torch.tensor([0.0, 1.0, 0.0])     # "flu" is a mention
+    tagged = TaggedDocument(probs, offsets, [(0, 1, 1.0), (3, 3, 1.0)])
+    linker.tag_document = lambda _doc: tagged  # type: ignore[method-assign]
+
+    def dict_mention(i: int) -> Mention:
+        return Mention(i, i, int(offsets[i, 0]), int(offsets[i, 1]), KIND_DICT)
+
+    out = linker.with_tagged_mentions(doc, [dict_mention(1), dict_mention(3), dict_mention(5)])
+    got = {(m.start_tok, m.end_tok, m.kind) for m in out}
+    assert got == {(3, 3, KIND_DICT), (0, 1, KIND_TAGGED)}

@@ -71,9 +71,13 @@ def test_frozen_lm_delta_is_small(tmp_path: Path, wide_vocab_bert_dir: Path,
 
     base_path = Path(build_pack(str(concepts_csv), str(tmp_path / "base"), trainable=True,
                                 config_overrides={**LINKER_OVERRIDES,
-                                                  "embedding_model_name": str(wide_vocab_bert_dir)}))
+                                                  "embedding_model_name": str(wide_vocab_bert_dir),
+                                                  # sized like the tiny encoder (the default
+                                                  # 128 is ~1% of a MiniLM pack)
+                                                  "tagger_hidden": 16}))
     cat = CAT.load_model_pack(str(base_path))
     get_linker(cat).fit(toy_train, epochs=1)
+    assert get_linker(cat).tagger_trained  # the delta includes the tagger
     (tmp_path / "new").mkdir()
     new_path = Path(cat.save_model_pack(str(tmp_path / "new"), pack_name="p",
                                         make_archive=False, add_hash_to_pack_name=False))
