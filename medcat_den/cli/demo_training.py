@@ -1,6 +1,6 @@
 """The training part of ``make demo`` (called by ``medcat_den.cli.demo``; prints, as demos do).
 
-Fine-tunes the starter model (linking, rejection and the mention tagger) for three epochs in
+Fine-tunes the starter model (linking, rejection and the mention tagger) for one epoch in
 a background job, evaluates the base model on devel meanwhile, follows the job with a status
 line per stage and at most one every 15 s while it trains (no progress bars:
 ``medcat_den.cli.demo`` sets ``TQDM_DISABLE=1`` unless it is set, so nothing interleaves),
@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "ncbi-disease"
-CONFIG = {"epochs": 3, "batch_size": 64, "learning_rate": 1e-3, "weight_decay": 0.01,
+CONFIG = {"epochs": 1, "batch_size": 64, "learning_rate": 1e-3, "weight_decay": 0.01,
           "lr_schedule": "constant", "max_grad_norm": None, "time_limit_s": 300,
           "eval_each_epoch": False, "checkpoint_each_epoch": False}
 STATUS_EVERY_S = 15.0
