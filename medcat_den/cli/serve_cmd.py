@@ -3,22 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import sys
 
-from medcat_den.caikit.serve_command import DESCRIPTION, add_serve_arguments, run_serve
+# the same printing entry point as ``python -m medcat_den.caikit serve``
+from medcat_den.caikit.__main__ import serve_and_print
+from medcat_den.caikit.serve_command import DESCRIPTION, add_serve_arguments
 from medcat_den.cli.common import add_den_options
-
-
-def _say(line: str) -> None:
-    print(line, flush=True)
-
-
-def _complain(line: str) -> None:
-    print(line, file=sys.stderr, flush=True)
-
-
-def serve_and_print(args: argparse.Namespace) -> int:
-    return run_serve(args, _say, _complain)
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]

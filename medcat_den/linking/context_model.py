@@ -169,17 +169,19 @@ class ContextModel:
         offsets = inputs.pop("offset_mapping")
         batch = {k: v.to(self.device) for k, v in inputs.items()}
         layers = self.tagger_layers()
+
+        def tagger_states(out: Any) -> Tensor:
+            return torch.cat([out.hidden_states[i] for i in layers], dim=-1).float()
+
         if grad:
-            hs = self.model.language_model(**batch, output_hidden_states=True).hidden_states
-            hidden = torch.cat([hs[i] for i in layers], dim=-1).float()
-            return merge_chunks(hidden, offsets, owned)
-        was_training = self.model.training
-        self.model.eval()
-        lm = self.inference_language_model()
-        with torch.inference_mode():
-            hs = lm(**batch, output_hidden_states=True).hidden_states
-            hidden = torch.cat([hs[i] for i in layers], dim=-1).float().cpu()
-        self.model.train(was_training)
+            hidden = tagger_states(self.model.language_model(**batch, output_hidden_states=True))
+        else:
+            was_training = self.model.training
+            self.model.eval()
+            lm = self.inference_language_model()
+            with torch.inference_mode():
+                hidden = tagger_states(lm(**batch, output_hidden_states=True)).cpu()
+            self.model.train(was_training)
         return merge_chunks(hidden, offsets, owned)
 
     def project(self, pooled: Tensor, grad: bool = False) -> Tensor:

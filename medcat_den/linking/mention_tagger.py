@@ -95,7 +95,6 @@ class MentionTagger(nn.Module):
                 lo, hi = max(0, start - MARGIN), min(n, start + SEGMENT + MARGIN)
                 pieces.append(d[lo:hi])
                 keep.append((i, start - lo, min(n, start + SEGMENT) - lo))
-        width = self.out.in_features
         if not pieces:
             return [torch.zeros(0, 3, device=self.out.weight.device) for _ in docs]
         lengths = torch.tensor([p.shape[0] for p in pieces])
@@ -103,7 +102,6 @@ class MentionTagger(nn.Module):
                                                          batch_first=True))))
         packed = pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)
         h, _ = pad_packed_sequence(self.rnn(packed)[0], batch_first=True)
-        assert h.shape[-1] == width
         logits = self.out(h)
         per_doc: list[list[Tensor]] = [[] for _ in docs]
         for row, (i, a, b) in enumerate(keep):

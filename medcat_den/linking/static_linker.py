@@ -259,10 +259,6 @@ class EmbeddingLinker(AbstractEntityProvidingComponent, AbstractManualSerialisab
                 out[rng] = max(p, out.get(rng, 0.0))
         return TaggedDocument(probs, states.offsets, [(a, b, p) for (a, b), p in sorted(out.items())])
 
-    def tagged_spans(self, doc: MutableDocument) -> list[tuple[int, int, float]]:
-        """The tagger's spans as inclusive MedCAT token ranges with their probability."""
-        return self.tag_document(doc).spans
-
     def with_tagged_mentions(self, doc: MutableDocument, mentions: list[Mention]
                              ) -> list[Mention]:
         """Merge the tagger's view into the candidates.
