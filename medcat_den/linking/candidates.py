@@ -52,11 +52,21 @@ def token_bounds(doc: Any) -> list[tuple[int, int]]:
 def snippet(text: str, bounds: Sequence[tuple[int, int]], m: Mention,
             window: int) -> tuple[str, tuple[int, int]]:
     """Context window of ``window`` tokens each side; mention span relative to it."""
+    left, right = window_chars(bounds, m, window)
+    return text[left:right], (m.start_char - left, m.end_char - left)
+
+
+def window_chars(bounds: Sequence[tuple[int, int]], m: Mention, window: int) -> tuple[int, int]:
+    """Character range of ``m`` with ``window`` tokens of context on each side."""
     left = bounds[max(0, m.start_tok - window)][0]
     right = bounds[min(len(bounds) - 1, m.end_tok + window)][1]
-    left = min(left, m.start_char)
-    right = max(right, m.end_char)
-    return text[left:right], (m.start_char - left, m.end_char - left)
+    return min(left, m.start_char), max(right, m.end_char)
+
+
+def mention_char_spans(bounds: Sequence[tuple[int, int]], mentions: Sequence[Mention],
+                       window: int) -> list[tuple[tuple[int, int], tuple[int, int]]]:
+    """(mention, context window) character ranges of each mention."""
+    return [((m.start_char, m.end_char), window_chars(bounds, m, window)) for m in mentions]
 
 
 def tokens_for_span(bounds: Sequence[tuple[int, int]], start: int, end: int

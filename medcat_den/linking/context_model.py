@@ -85,6 +85,7 @@ class ContextModel:
         inference_dtype(cnf.encoder_dtype, self.device)  # validate early
         self._infer_lm: Any = None
         self._infer_key: tuple[Any, ...] = ()
+        self._doc_cache: tuple[tuple[str, tuple[Any, ...]], DocStates] | None = None
 
     def inference_language_model(self) -> Any:
         """The encoder used for no-grad encoding: a reduced-precision copy when configured.
@@ -160,29 +161,46 @@ class ContextModel:
     def tagger_input_size(self) -> int:
         return self.model.hidden_size * len(self.tagger_layers())
 
+    def chunk_tokens(self) -> int:
+        """Transformer tokens per document chunk: ``tagger_chunk_tokens``, capped by what
+        the encoder's position embeddings allow."""
+        limit = int(getattr(self.model.language_model.config, "max_position_embeddings", 512))
+        return max(8, min(self.cnf.tagger_chunk_tokens, limit))
+
+    def _weights_key(self) -> tuple[Any, ...]:
+        return tuple((p.data_ptr(), p._version) for p in self.model.language_model.parameters())
+
     def encode_document(self, text: str, grad: bool = False) -> DocStates:
-        """Token states of ``text`` (the ``tagger_layers`` concatenated), encoded once in
-        overlapping chunks (float32 on CPU without ``grad``; with ``grad`` on the device,
-        through the trainable encoder)."""
-        inputs, owned = chunk_inputs(self.tokenizer, text, self.cnf.tagger_chunk_tokens,
+        """Token states of ``text``, encoded once in overlapping chunks: the
+        ``tagger_layers`` concatenated (the tagger's input) and the last layer (mention
+        vectors). Without ``grad``: float32 on CPU, and the last document's states are
+        kept, so the tagger and the mention vectors of one document share one pass (until
+        a weight changes). With ``grad``: on the device, through the trainable encoder."""
+        if not grad and self._doc_cache is not None:
+            (cached_text, cached_key), cached = self._doc_cache
+            if cached_text == text and cached_key == self._weights_key():
+                return cached
+        inputs, owned = chunk_inputs(self.tokenizer, text, self.chunk_tokens(),
                                      self.cnf.tagger_chunk_stride)
         offsets = inputs.pop("offset_mapping")
         batch = {k: v.to(self.device) for k, v in inputs.items()}
         layers = self.tagger_layers()
 
-        def tagger_states(out: Any) -> Tensor:
-            return torch.cat([out.hidden_states[i] for i in layers], dim=-1).float()
+        def merged(out: Any) -> DocStates:
+            tagger_in = torch.cat([out.hidden_states[i] for i in layers], dim=-1).float()
+            return merge_chunks(tagger_in, out.hidden_states[-1].float(), offsets, owned)
 
         if grad:
-            hidden = tagger_states(self.model.language_model(**batch, output_hidden_states=True))
-        else:
-            was_training = self.model.training
-            self.model.eval()
-            lm = self.inference_language_model()
-            with torch.inference_mode():
-                hidden = tagger_states(lm(**batch, output_hidden_states=True)).cpu()
-            self.model.train(was_training)
-        return merge_chunks(hidden, offsets, owned)
+            return merged(self.model.language_model(**batch, output_hidden_states=True))
+        was_training = self.model.training
+        self.model.eval()
+        lm = self.inference_language_model()
+        with torch.inference_mode():
+            out = merged(lm(**batch, output_hidden_states=True))
+        self.model.train(was_training)
+        states = DocStates(out.offsets, out.states.cpu(), out.last.cpu())
+        self._doc_cache = ((text, self._weights_key()), states)
+        return states
 
     def project(self, pooled: Tensor, grad: bool = False) -> Tensor:
         with torch.set_grad_enabled(grad):

@@ -51,10 +51,13 @@ def resolve_layers(layers: Sequence[int], num_layers: int) -> list[int]:
 
 @dataclass
 class DocStates:
-    """Token-level encoder states of one document: char offsets (n, 2) and states (n, h)."""
+    """Token-level encoder states of one document: char offsets (n, 2), the tagger's
+    input states (n, h * len(tagger_layers)) and the last layer's states (n, h), from
+    which mention and window vectors are pooled."""
 
     offsets: Tensor
     states: Tensor
+    last: Tensor
 
 
 class MentionTagger(nn.Module):
@@ -149,15 +152,29 @@ def chunk_inputs(tokenizer: Any, text: str, max_tokens: int, stride: int
     return inputs, owned
 
 
-def merge_chunks(hidden: Tensor, offsets: Tensor, owned: Sequence[tuple[int, int]]
-                 ) -> DocStates:
+def merge_chunks(hidden: Tensor, last: Tensor, offsets: Tensor,
+                 owned: Sequence[tuple[int, int]]) -> DocStates:
     """One row per document token from chunked encoder output (owned rows only)."""
-    rows = [hidden[c, lo:hi] for c, (lo, hi) in enumerate(owned)]
-    offs = [offsets[c, lo:hi] for c, (lo, hi) in enumerate(owned)]
-    h = hidden.shape[-1]
-    if not rows:
-        return DocStates(torch.zeros(0, 2, dtype=torch.long), torch.zeros(0, h))
-    return DocStates(torch.cat(offs).long(), torch.cat(rows))
+    if not owned:
+        return DocStates(torch.zeros(0, 2, dtype=torch.long), hidden.new_zeros(0, hidden.shape[-1]),
+                         last.new_zeros(0, last.shape[-1]))
+
+    def rows(t: Tensor) -> Tensor:
+        return torch.cat([t[c, lo:hi] for c, (lo, hi) in enumerate(owned)])
+
+    return DocStates(rows(offsets).long(), rows(hidden), rows(last))
+
+
+def pool_spans(states: DocStates, spans: Sequence[tuple[int, int]]) -> Tensor:
+    """Mean of the last-layer states of the tokens overlapping each character span
+    (zeros for a span that covers no token)."""
+    if not spans or states.offsets.shape[0] == 0:
+        return states.last.new_zeros(len(spans), states.last.shape[-1])
+    sp = torch.tensor(list(spans), dtype=torch.long)
+    starts, ends = states.offsets[:, 0], states.offsets[:, 1]
+    mask = ((ends[None, :] > sp[:, :1]) & (starts[None, :] < sp[:, 1:])).to(states.last.dtype)
+    mask = mask.to(states.last.device)
+    return (mask @ states.last) / mask.sum(dim=1, keepdim=True).clamp(min=1.0)
 
 
 def bio_labels(offsets: Tensor, spans: Sequence[tuple[int, int]]) -> Tensor:

@@ -19,6 +19,7 @@ import hashlib
 import json
 import logging
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,7 +32,7 @@ from medcat.utils.postprocessing import filter_linked_annotations
 from safetensors.torch import load_file, save_file
 from torch import Tensor
 
-from medcat_den.errors import InvalidPackError
+from medcat_den.errors import ConfigError, InvalidPackError
 from medcat_den.linking.candidates import (
     KIND_DICT,
     KIND_TAGGED,
@@ -39,6 +40,7 @@ from medcat_den.linking.candidates import (
     Mention,
     abbreviation_occurrences,
     find_abbreviations,
+    mention_char_spans,
     snippet,
     token_bounds,
     tokens_for_span,
@@ -50,7 +52,14 @@ from medcat_den.linking.config import (
 )
 from medcat_den.linking.context_model import ContextModel
 from medcat_den.linking.mention_scorer import MentionScorer, scalar_features
-from medcat_den.linking.mention_tagger import TAGGER_FORMAT, MentionTagger, decode, span_score
+from medcat_den.linking.mention_tagger import (
+    TAGGER_FORMAT,
+    DocStates,
+    MentionTagger,
+    decode,
+    pool_spans,
+    span_score,
+)
 from medcat_den.linking.model_ref import BASE_MODEL_FOLDER, ModelRef
 from medcat_den.linking.name_index import EMB_FILE, NameIndex, chunked_topk
 
@@ -89,6 +98,9 @@ class EmbeddingLinker(AbstractEntityProvidingComponent, AbstractManualSerialisab
         else:
             self.ref = ModelRef.from_name(self.cnf.embedding_model_name)
         self._base_files = self._read_base_files()
+        if self.cnf.mention_encoding not in ("document", "window"):
+            raise ConfigError("mention_encoding must be 'document' or 'window', got "
+                              f"{self.cnf.mention_encoding!r}")
         torch.manual_seed(self.cnf.seed)
         self.context_model = ContextModel(self.ref, self.cnf)
         self.scorer: MentionScorer | None = None
@@ -289,11 +301,29 @@ class EmbeddingLinker(AbstractEntityProvidingComponent, AbstractManualSerialisab
 
     def encode_mentions(self, doc: MutableDocument, mentions: list[Mention]
                         ) -> tuple[Tensor, Tensor]:
+        """(mention-pooled, window-pooled) vectors before projection, float32 on CPU."""
         text = doc.base.text
         bounds = token_bounds(doc)
+        if self.cnf.mention_encoding == "document":
+            return self.pool_mentions(self.context_model.encode_document(text),
+                                      mention_char_spans(bounds, mentions,
+                                                         self.cnf.context_window_size))
         pairs = [snippet(text, bounds, m, self.cnf.context_window_size) for m in mentions]
         return self.context_model.pooled([p[0] for p in pairs], [p[1] for p in pairs],
                                          desc="Embedding mentions")
+
+    def pool_mentions(self, states: DocStates,
+                      spans: Sequence[tuple[tuple[int, int], tuple[int, int]]]
+                      ) -> tuple[Tensor, Tensor]:
+        """Mention and window vectors pooled from one document pass: the mean of the last
+        layer over the mention's tokens (the window's when ``use_mention_attention`` is off
+        or the mention covers no token) and over its window's tokens."""
+        window = pool_spans(states, [w for _, w in spans])
+        if not self.cnf.use_mention_attention:
+            return window, window
+        mention = pool_spans(states, [m for m, _ in spans])
+        empty = (mention == 0).all(dim=-1, keepdim=True)
+        return torch.where(empty, window, mention), window
 
     def link(self, queries: Tensor, mentions: list[Mention]
              ) -> tuple[list[str | None], Tensor, Tensor]:

@@ -41,6 +41,7 @@ from medcat_den.linking.candidates import (
     KIND_GOLD,
     KIND_TAGGED,
     Mention,
+    mention_char_spans,
     snippet,
     token_bounds,
     tokens_for_span,
@@ -74,6 +75,8 @@ class LinkExample:
     label: float
     gold_cui: str | None
     row: int = -1
+    doc_text: str = ""
+    chars: tuple[tuple[int, int], tuple[int, int]] = ((0, 0), (0, 0))  # mention, window
 
 
 @dataclass
@@ -132,6 +135,8 @@ class TrainableEmbeddingLinker(EmbeddingLinker):
         self._pre_components: list[Any] | None = None
         self._feat_mention = torch.zeros(0, self.context_model.model.hidden_size)
         self._feat_window = torch.zeros(0, self.context_model.model.hidden_size)
+        self._feat_pending: list[tuple[Tensor, Tensor]] = []  # concatenated on first use
+        self._feat_rows = 0
         self._name_pooled: Tensor | None = None
         self._steps = 0
         self._stale = False
@@ -204,30 +209,75 @@ class TrainableEmbeddingLinker(EmbeddingLinker):
                 mentions.append(Mention(rng[0], rng[1], s, e, 0))
                 seen.add((s, e))
         out = []
-        for m in mentions:
-            snip, span = snippet(text, bounds, m, self.cnf.context_window_size)
+        window = self.cnf.context_window_size
+        for m, chars in zip(mentions, mention_char_spans(bounds, mentions, window), strict=True):
+            snip, span = snippet(text, bounds, m, window)
             cui = gold.get((m.start_char, m.end_char))
             if cui is not None and cui not in self.index.cui_targets:
                 cui = None
             out.append(LinkExample(
                 snip, span, m.kind, m.gen_sim, m.ner_cuis, m.end_tok - m.start_tok + 1,
                 _upper_ratio(text[m.start_char:m.end_char]), m.kind != KIND_GOLD,
-                float((m.start_char, m.end_char) in gold), cui))
+                float((m.start_char, m.end_char) in gold), cui, doc_text=text, chars=chars))
         return out
+
+    def _pool_examples(self, examples: Sequence[LinkExample], grad: bool
+                       ) -> tuple[Tensor, Tensor]:
+        """Mention and window vectors of ``examples``, in order: one document pass per
+        document (``mention_encoding: document``) or one window pass per example."""
+        if self.cnf.mention_encoding != "document":
+            if not grad:
+                return self.context_model.pooled([e.snippet for e in examples],
+                                                 [e.span for e in examples],
+                                                 desc="Encoding training mentions")
+            inputs = self.context_model.tokenize([e.snippet for e in examples],
+                                                 [e.span for e in examples],
+                                                 self.cnf.max_context_tokens)
+            if not self.cnf.use_mention_attention:
+                inputs.pop("mention_mask")
+            dev = self.context_model.device
+            m, w = self.context_model.model.encode(**{k: v.to(dev) for k, v in inputs.items()})
+            return m, w
+        by_doc: dict[str, list[int]] = {}
+        for i, e in enumerate(examples):
+            by_doc.setdefault(e.doc_text, []).append(i)
+        h = self.context_model.model.hidden_size
+        dev = self.context_model.device if grad else torch.device("cpu")
+        parts: list[tuple[list[int], Tensor, Tensor]] = []
+        docs = by_doc.items() if grad else tqdm(by_doc.items(), leave=False,
+                                                 desc="Encoding training documents")
+        for text, rows in docs:
+            states = self.context_model.encode_document(text, grad=grad)
+            m, w = self.pool_mentions(states, [examples[i].chars for i in rows])
+            parts.append((rows, m, w))
+        if not parts:
+            return torch.zeros(0, h, device=dev), torch.zeros(0, h, device=dev)
+        order = torch.tensor([i for rows, _, _ in parts for i in rows], device=dev)
+        inverse = torch.empty_like(order)
+        inverse[order] = torch.arange(len(order), device=dev)
+        m_all = torch.cat([m for _, m, _ in parts])[inverse]
+        w_all = torch.cat([w for _, _, w in parts])[inverse]
+        return m_all, w_all
 
     def _add_features(self, examples: list[LinkExample]) -> None:
         """Cache pooled encodings of the examples (frozen LM only: they never change)."""
         if not examples:
             return
-        start = self._feat_mention.shape[0]
+        start = self._feat_rows
         if self.lm_frozen:
-            m, w = self.context_model.pooled([e.snippet for e in examples],
-                                             [e.span for e in examples],
-                                             desc="Encoding training mentions")
-            self._feat_mention = torch.cat([self._feat_mention, m])
-            self._feat_window = torch.cat([self._feat_window, w])
+            self._feat_pending.append(self._pool_examples(examples, grad=False))
+            self._feat_rows += len(examples)
         for i, e in enumerate(examples):
             e.row = start + i
+
+    def _cached_features(self) -> tuple[Tensor, Tensor]:
+        if self._feat_pending:
+            self._feat_mention = torch.cat([self._feat_mention,
+                                            *(m for m, _ in self._feat_pending)])
+            self._feat_window = torch.cat([self._feat_window,
+                                           *(w for _, w in self._feat_pending)])
+            self._feat_pending = []
+        return self._feat_mention, self._feat_window
 
     # ------------------------------------------------------- the protocol
     def preprocess(self, export: dict[str, Any]) -> list[LinkExample]:
@@ -245,10 +295,12 @@ class TrainableEmbeddingLinker(EmbeddingLinker):
                 check_spans([(s, e) for s, e, _ in d.annotations], len(d.text),
                             f"document {d.name!r}")
             doc = self.ner_doc(d.text)
-            examples += self._doc_examples(doc, {(s, e): c for s, e, c in d.annotations})
+            rows = self._doc_examples(doc, {(s, e): c for s, e, c in d.annotations})
             if tagging:
                 tags.append(self._tag_example(d.text, [(s, e) for s, e, _ in d.annotations]))
-        self._add_features(examples)
+            # per document: its rows' vectors come from the pass the tagger example just made
+            self._add_features(rows)
+            examples += rows
         self._prepared.append(examples)
         logger.info("Prepared %d training rows (%d candidates, %d with a gold CUI) and %d "
                     "tagger documents", len(examples), sum(e.candidate for e in examples),
@@ -325,15 +377,10 @@ class TrainableEmbeddingLinker(EmbeddingLinker):
     def _encode_batch(self, batch: LinkBatch) -> tuple[Tensor, Tensor]:
         dev = self.context_model.device
         if self.lm_frozen:
-            return self._feat_mention[batch.rows].to(dev), self._feat_window[batch.rows].to(dev)
-        inputs = self.context_model.tokenize([e.snippet for e in batch.examples],
-                                             [e.span for e in batch.examples],
-                                             self.cnf.max_context_tokens)
-        if not self.cnf.use_mention_attention:
-            inputs.pop("mention_mask")
-        inputs = {k: v.to(dev) for k, v in inputs.items()}
-        m, w = self.context_model.model.encode(**inputs)
-        return m, w
+            mention, window = self._cached_features()
+            return mention[batch.rows].to(dev), window[batch.rows].to(dev)
+        m, w = self._pool_examples(batch.examples, grad=torch.is_grad_enabled())
+        return m.to(dev), w.to(dev)
 
     def _tagger_loss(self, tags: list[TagExample]) -> Tensor:
         assert self.tagger is not None

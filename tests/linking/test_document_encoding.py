@@ -1,0 +1,108 @@
+"""Each document is encoded once: the tagger and every mention vector read one chunked
+encoder pass (``mention_encoding: document``); the per-window path stays selectable."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+
+from medcat_den.errors import ConfigError
+from medcat_den.linking.mention_tagger import DocStates, pool_spans
+
+from .conftest import LINKER_OVERRIDES
+
+
+def test_pool_spans_is_the_mean_of_the_tokens_a_span_overlaps() -> None:
+    offsets = torch.tensor([[0, 3], [4, 7], [8, 12], [13, 15]])
+    last = torch.arange(8, dtype=torch.float32).reshape(4, 2)
+    states = DocStates(offsets, last.repeat(1, 2), last)
+    got = pool_spans(states, [(4, 12), (5, 6), (0, 15), (16, 20)])
+    assert torch.equal(got[0], last[1:3].mean(dim=0))
+    assert torch.equal(got[1], last[1])  # a span inside one token pools that token
+    assert torch.equal(got[2], last.mean(dim=0))
+    assert torch.equal(got[3], torch.zeros(2))  # covers no token
+    assert pool_spans(states, []).shape == (0, 2)
+
+
+def _count_passes(monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
+    import medcat_den.linking.context_model as cm
+
+    calls = {"documents": 0, "windows": 0}
+    real_chunks = cm.chunk_inputs
+    real_pooled = cm.ContextModel.pooled
+
+    def chunks(*args: Any, **kwargs: Any) -> Any:
+        calls["documents"] += 1
+        return real_chunks(*args, **kwargs)
+
+    def pooled(self: Any, texts: Any, spans: Any = None, desc: str = "") -> Any:
+        if spans is not None:
+            calls["windows"] += 1
+        return real_pooled(self, texts, spans, desc)
+
+    monkeypatch.setattr(cm, "chunk_inputs", chunks)
+    monkeypatch.setattr(cm.ContextModel, "pooled", pooled)
+    return calls
+
+
+def test_tagger_and_mentions_share_one_pass_per_document(
+        trained: dict[str, Any], toy_test: dict[str, Any],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from medcat_den.linking.builder import get_linker
+
+    cat = trained["cat"]
+    linker = get_linker(cat)
+    assert linker.cnf.mention_encoding == "document" and linker.tagger_active()
+    docs = toy_test["projects"][0]["documents"][:4]
+    calls = _count_passes(monkeypatch)
+    found = [cat.get_entities(d["text"])["entities"] for d in docs]
+    assert sum(len(f) for f in found) > 0
+    assert calls == {"documents": len(docs), "windows": 0}
+
+
+def test_window_mode_is_the_per_candidate_path_and_links_alike(
+        trained: dict[str, Any], toy_test: dict[str, Any],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from medcat_den.linking import evaluate
+    from medcat_den.linking.builder import get_linker
+
+    cat = trained["cat"]
+    linker = get_linker(cat)
+    calls = _count_passes(monkeypatch)
+    monkeypatch.setattr(linker.cnf, "mention_encoding", "window")
+    window_f1 = evaluate(cat, toy_test, progress=False)["f1"]
+    assert calls["windows"] > 0
+    # the pack was trained on document-pass vectors; window vectors still link most mentions
+    assert window_f1 > 0.5 * trained["after"]["f1"]
+
+
+def test_unknown_mention_encoding_is_a_config_error(concepts_csv: Path, tiny_bert_dir: Path,
+                                                    tmp_path: Path) -> None:
+    from medcat_den.linking.builder import build_pack
+
+    with pytest.raises(ConfigError, match="mention_encoding must be 'document' or 'window'"):
+        build_pack(str(concepts_csv), str(tmp_path), config_overrides={
+            **LINKER_OVERRIDES, "embedding_model_name": str(tiny_bert_dir),
+            "mention_encoding": "sentence"})
+
+
+def test_unfrozen_layers_train_through_the_document_pass(
+        trainable_pack: Path, toy_train: dict[str, Any]) -> None:
+    from medcat.cat import CAT
+
+    from medcat_den.linking.builder import get_linker
+
+    cat = CAT.load_model_pack(str(trainable_pack))
+    linker = get_linker(cat)
+    layer = linker.context_model.model.lm_layers()[-1]
+    before = {k: v.clone() for k, v in layer.state_dict().items()}
+    small = {"projects": [{"name": "t", "documents":
+                           toy_train["projects"][0]["documents"][:8]}]}
+    result = linker.fit(small, epochs=1, top_n_layers_to_unfreeze=1)
+    assert math.isfinite(result["loss_last_epoch"])
+    changed = [k for k, v in layer.state_dict().items() if not torch.equal(v, before[k])]
+    assert changed, "no weight of the unfrozen top layer moved"
