@@ -147,7 +147,10 @@ from medcat_den.den import get_default_den
 den = get_default_den()
 go = sys.argv[1]
 open(go + "." + str(os.getpid()), "w").close()  # ready
+deadline = time.monotonic() + 120
 while not os.path.exists(go):
+    if time.monotonic() > deadline:
+        sys.exit("no go signal within 120 s")
     time.sleep(0.005)
 with den.materialise("den://tiny") as pack:  # a verified pack folder, as fetch_model uses
     files = sorted(os.path.relpath(os.path.join(d, f), pack)
@@ -170,9 +173,12 @@ def test_8_concurrent_cold_fetchers_download_once(
     procs = [subprocess.Popen([sys.executable, "-c", FETCHER, str(go)], env=env,
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
              for _ in range(8)]
-    deadline = time.time() + 120
-    while len(list(tmp_path.glob("go.*"))) < 8 and time.time() < deadline:
+    deadline = time.monotonic() + 120
+    while (len(list(tmp_path.glob("go.*"))) < 8 and time.monotonic() < deadline
+           and all(p.poll() is None for p in procs)):
         time.sleep(0.05)
+    if all(p.poll() is None for p in procs):  # (a fetcher that died is reported below)
+        assert len(list(tmp_path.glob("go.*"))) == 8, "the fetchers were not all ready in 120 s"
     s3_server.reset_counts()
     go.touch()  # all 8 start fetching together
     outs = [p.communicate(timeout=300) for p in procs]

@@ -28,7 +28,8 @@ from tests.linking.conftest import CONCEPTS, LINKER_OVERRIDES, make_bert, make_e
 
 from .conftest import free_port
 
-CONFIG = {"epochs": 12, "batch_size": 32, "learning_rate": 5e-3, "num_threads": 1,
+# 4 epochs: devel F1 0.68 (base) -> 0.93 (12 gave 0.97 at 3x the time); the tests ask for +0.03
+CONFIG = {"epochs": 4, "batch_size": 32, "learning_rate": 5e-3, "num_threads": 1,
           "eval_each_epoch": False, "checkpoint_each_epoch": False}
 TRAIN = make_export(1, 40)
 DEVEL = make_export(2, 15)

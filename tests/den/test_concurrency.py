@@ -27,7 +27,9 @@ go = sys.argv[2]
 packs = sys.argv[3:]
 open(go + "." + str(os.getpid()), "w").close()  # ready
 deadline = time.monotonic() + 120
-while not os.path.exists(go) and time.monotonic() < deadline:
+while not os.path.exists(go):
+    if time.monotonic() > deadline:
+        sys.exit("no go signal within 120 s")
     time.sleep(0.002)
 for pack in packs:
     info = den.push_model(pack, "concurrent", name="shared")
@@ -45,6 +47,9 @@ def _run_together(den_root: Path, go: Path, packs: list[Path]) -> list[dict[str,
     while (len(list(go.parent.glob(go.name + ".*"))) < len(procs)
            and time.monotonic() < deadline and all(p.poll() is None for p in procs)):
         time.sleep(0.01)
+    if all(p.poll() is None for p in procs):  # (a pusher that died is reported below)
+        ready = len(list(go.parent.glob(go.name + ".*")))
+        assert ready == len(procs), f"{ready} of {len(procs)} pushers ready in 120 s"
     go.touch()
     out: list[dict[str, object]] = []
     for p in procs:

@@ -109,9 +109,11 @@ def hold_prechecks(b: StoreBackend, writers: int) -> None:
     b.client.meta.events.register("after-call.s3.HeadObject", after_head)
 
 
-def race_conditional_create(b: StoreBackend, key: str, sources: list[Path]) -> list[int]:
+def race_conditional_create(b: StoreBackend, key: str, sources: list[Path],
+                            use_bytes: bool = False) -> list[int]:
     """Writers put different bytes under one key at once; return the indices that "won".
 
+    ``use_bytes``: writers use ``put_bytes_if_absent`` rather than ``put_file_if_absent``.
     Asserts what first-writer-wins means: the stored bytes are the one winner's.
     """
     hold_prechecks(b, len(sources))
@@ -121,8 +123,13 @@ def race_conditional_create(b: StoreBackend, key: str, sources: list[Path]) -> l
 
     def writer(i: int) -> None:
         try:
+            data = sources[i].read_bytes() if use_bytes else b""
             start.wait()
-            if b.put_file_if_absent(key, str(sources[i])):
+            if use_bytes:
+                created = b.put_bytes_if_absent(key, data)
+            else:
+                created = b.put_file_if_absent(key, str(sources[i]))
+            if created:
                 won.append(i)
         except BaseException as e:  # noqa: BLE001 - reported below
             errors.append(e)
@@ -175,7 +182,7 @@ def race_ref_cas(b: StoreBackend, key: str, writers: int) -> int:
     return len(first_wins)
 
 
-def _distinct_sources(tmp_path: Path, n: int, size: int) -> list[Path]:
+def distinct_sources(tmp_path: Path, n: int, size: int) -> list[Path]:
     out = []
     for i in range(n):
         src = tmp_path / f"src-{i}.bin"
@@ -188,7 +195,7 @@ def test_racing_single_put_creates_have_exactly_one_winner(
     s3_url: str, s3_server: S3Server, tmp_path: Path
 ) -> None:
     b = S3Backend(s3_url)
-    sources = _distinct_sources(tmp_path, 8, 64 * 1024)
+    sources = distinct_sources(tmp_path, 8, 64 * 1024)
     s3_server.reset_counts()
     race_conditional_create(b, "blobs/sha256/aa/race", sources)
     # every writer passed the pre-check and sent its conditional PUT: the server decided
@@ -200,7 +207,7 @@ def test_racing_multipart_creates_have_exactly_one_winner(
     s3_url: str, s3_server: S3Server, tmp_path: Path
 ) -> None:
     b = small_parts(s3_url)
-    sources = _distinct_sources(tmp_path, 6, 6 * MiB)  # 2 parts each
+    sources = distinct_sources(tmp_path, 6, 6 * MiB)  # 2 parts each
     s3_server.reset_counts()
     race_conditional_create(b, "blobs/sha256/bb/race", sources)
     assert s3_server.count("CompleteMultipartUpload", "/objects/blobs/sha256/bb/race") == 6

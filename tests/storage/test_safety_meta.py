@@ -7,8 +7,9 @@ check still passes with its mechanism off protects nothing.
 The switches are all in the SWITCHES section, each naming the one thing it
 patches; after a refactor, repoint them there. They patch behaviour at the
 mechanism itself (the HTTP precondition headers S3 receives, the compare in a
-ref write, the manifest's id check, the blob hash check before loading, the
-archive / folder path checks, gc's grace period), not the tests.
+ref write, the local publish-if-absent link, the manifest's id check, the blob hash
+check before loading, the archive / folder path checks, gc's grace period), not the
+tests.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from tests.den import test_crash_points as crash_tests
 from tests.helpers.s3 import S3Server
 from tests.pack import test_archive_safety as archive_tests
 from tests.pack import test_integrity as integrity_tests
+from tests.storage import test_local as local_tests
 from tests.storage import test_s3 as s3_tests
 
 # =============================================================== SWITCHES
@@ -103,6 +105,19 @@ def local_ref_cas_off(mp: pytest.MonkeyPatch) -> None:
         raise AssertionError("unreachable: nobody else writes for that long")
 
     mp.setattr(LocalFolderBackend, "write_ref", blind)
+
+
+def local_create_off(mp: pytest.MonkeyPatch) -> None:
+    """Local conditional create: objects are published with ``os.link``, which fails if the
+    target exists (``fsutil.publish_if_absent``); blind, it overwrites and reports success."""
+    from medcat_den.storage import fsutil
+
+    def blind(tmp_path: str, final_path: str) -> bool:
+        os.makedirs(os.path.dirname(final_path), exist_ok=True)
+        os.replace(tmp_path, final_path)
+        return True
+
+    mp.setattr(fsutil, "publish_if_absent", blind)
 
 
 def manifest_id_check_off(mp: pytest.MonkeyPatch) -> None:
@@ -200,6 +215,10 @@ def guard_local_ref_cas(c: Ctx) -> None:
     s3_tests.race_ref_cas(LocalFolderBackend(str(c.fresh("den"))), "names/list.json", 8)
 
 
+def guard_local_create(c: Ctx) -> None:
+    local_tests.race_local_create(c.fresh("den"), c.fresh("src"), 8)
+
+
 def guard_manifest_id(c: Ctx) -> None:
     integrity_tests.test_edited_manifest_is_refused(c.fresh("den"), c.tiny_pack, c.tiny_pack_b)
 
@@ -264,6 +283,8 @@ GUARDS: dict[str, tuple[Switch, Callable[[Ctx], None], str]] = {
     "s3-ref-compare-and-swap": (s3_ref_cas_off, guard_s3_ref_cas, r"assert \[\d\] == \[0, 1,"),
     "local-ref-compare-and-swap":
         (local_ref_cas_off, guard_local_ref_cas, r"assert \[\d\] == \[0, 1,"),
+    "local-conditional-create":
+        (local_create_off, guard_local_create, r"8 writers won the create"),
     "manifest-content-id-check":
         (manifest_id_check_off, guard_manifest_id, r"DID NOT RAISE.*IntegrityError"),
     # the swapped-in pickle is loaded (its sentinel is checked below), then MedCAT chokes

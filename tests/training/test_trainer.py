@@ -234,12 +234,28 @@ def test_cancellation_in_process_and_by_file(tmp_path: Path) -> None:
     assert rec.events[-1] == "exception:TrainingCanceledError"
     assert "train_end" not in rec.events
 
+    # another thread creates the request file once training has taken a step
     request = tmp_path / "cancel"
     file_token = CancellationToken(request, poll_interval_s=0.0)
-    threading.Timer(0.05, request.touch).start()
-    with pytest.raises(TrainingCanceledError):
-        Trainer(toy(), {"epochs": 100000, "batch_size": 4}, cancel_token=file_token,
-                progress=False).fit(TRAIN)
+    stepped = threading.Event()
+
+    class SignalFirstStep(TrainerCallback):
+        def on_step_end(self, state: TrainerState, control: TrainerControl) -> None:
+            stepped.set()
+
+    def request_cancel() -> None:
+        if stepped.wait(120):
+            request.touch()
+
+    requester = threading.Thread(target=request_cancel)
+    requester.start()
+    try:
+        with pytest.raises(TrainingCanceledError, match=r"step [1-9]"):
+            Trainer(toy(), {"epochs": 100000, "batch_size": 4}, cancel_token=file_token,
+                    callbacks=[SignalFirstStep()], progress=False).fit(TRAIN)
+    finally:
+        stepped.set()  # (the requester stops even if training never stepped)
+        requester.join(120)
 
 
 @pytest.mark.parametrize(("mutate", "message"), [
