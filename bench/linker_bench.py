@@ -155,7 +155,7 @@ def part_infer_ours(args: argparse.Namespace) -> dict[str, Any]:
     sys.path.insert(0, ROOT)
     from medcat.cat import CAT
 
-    import medcat_den.linking  # noqa: F401
+    from medcat_den.linking.builder import get_linker
 
     devel = _subset(_load("devel.json"), args.infer_docs)
     texts = [d["text"] for p in devel["projects"] for d in p["documents"]]
@@ -163,15 +163,16 @@ def part_infer_ours(args: argparse.Namespace) -> dict[str, Any]:
     cnf = cat.config.components.linking
     out: dict[str, Any] = {"docs_per_s": _time_docs(cat, texts),
                            "encoder_dtype": cnf.encoder_dtype,
-                           "mention_encoding": cnf.mention_encoding,
+                           "mention_encoding": "document" if get_linker(cat).encodes_documents()
+                           else "window",
                            "window": cnf.context_window_size, "f1": _strict_f1(cat, devel)["f1"]}
     # where the time goes: the same pack without the tagger's LSTM (same document pass),
     # and with one encoder pass per candidate window (the upstream's way, its window)
-    cnf.use_tagger = False
+    cnf.use_tagger, cnf.mention_encoding = False, "document"
     out["docs_per_s_no_tagger"] = _time_docs(cat, texts)
     out["f1_no_tagger"] = _strict_f1(cat, devel)["f1"]
-    cnf.use_tagger = True
-    cnf.mention_encoding, cnf.context_window_size = "window", UPSTREAM_WINDOW
+    cnf.use_tagger, cnf.mention_encoding = True, "window"
+    cnf.context_window_size = UPSTREAM_WINDOW
     out["docs_per_s_upstream_window"] = _time_docs(cat, texts)
     out["f1_upstream_window"] = _strict_f1(cat, devel)["f1"]
     return out

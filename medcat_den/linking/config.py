@@ -19,8 +19,9 @@ Config keys (all have defaults; none is hard-coded elsewhere):
   encoding cost grows with the window).
 - ``mention_encoding``: ``document`` (each document is encoded once, in chunks of
   ``tagger_chunk_tokens``; mention and window vectors are pooled from its last layer, and
-  the tagger reads the same pass) or ``window`` (one encoder pass per candidate over its
-  context window of ``max_context_tokens``).
+  the tagger reads the same pass), ``window`` (one encoder pass per candidate over its
+  context window of ``max_context_tokens``) or ``auto`` (the default: ``document`` when the
+  tagger is trained and on, or being trained; else ``window``).
 - ``use_mention_attention``: pool over the mention tokens (else the whole window).
 - ``use_projection_layer``, ``top_n_layers_to_unfreeze`` (-1 = all layers).
 - ``train_on_names``: targets are all names (True) or one name per CUI (False).
@@ -79,7 +80,7 @@ class EmbeddingLinkingConfig(Linking):
     max_token_length: int = 32
     max_context_tokens: int = 96
     context_window_size: int = 8
-    mention_encoding: str = "document"
+    mention_encoding: str = "auto"
     use_mention_attention: bool = True
     use_projection_layer: bool = False
     top_n_layers_to_unfreeze: int = 0

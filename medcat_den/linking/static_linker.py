@@ -98,8 +98,8 @@ class EmbeddingLinker(AbstractEntityProvidingComponent, AbstractManualSerialisab
         else:
             self.ref = ModelRef.from_name(self.cnf.embedding_model_name)
         self._base_files = self._read_base_files()
-        if self.cnf.mention_encoding not in ("document", "window"):
-            raise ConfigError("mention_encoding must be 'document' or 'window', got "
+        if self.cnf.mention_encoding not in ("auto", "document", "window"):
+            raise ConfigError("mention_encoding must be 'auto', 'document' or 'window', got "
                               f"{self.cnf.mention_encoding!r}")
         torch.manual_seed(self.cnf.seed)
         self.context_model = ContextModel(self.ref, self.cnf)
@@ -188,6 +188,18 @@ class EmbeddingLinker(AbstractEntityProvidingComponent, AbstractManualSerialisab
 
     def tagger_active(self) -> bool:
         return self.tagger is not None and self.tagger_trained and self.cnf.use_tagger
+
+    def encodes_documents(self, training: bool = False) -> bool:
+        """Whether mention vectors are pooled from one pass per document. ``auto``: when the
+        tagger reads that pass anyway (at inference: a trained tagger; in training: one that
+        is being trained); else one pass per candidate window is cheaper and, without the
+        tagger, links better (NCBI devel, untrained: F1 0.674 vs 0.658)."""
+        mode = self.cnf.mention_encoding
+        if mode != "auto":
+            return mode == "document"
+        if training:
+            return self.cnf.use_tagger and self.tagger is not None
+        return self.tagger_active()
 
     def get_type(self) -> CoreComponentType:
         return CoreComponentType.linking
@@ -304,7 +316,7 @@ class EmbeddingLinker(AbstractEntityProvidingComponent, AbstractManualSerialisab
         """(mention-pooled, window-pooled) vectors before projection, float32 on CPU."""
         text = doc.base.text
         bounds = token_bounds(doc)
-        if self.cnf.mention_encoding == "document":
+        if self.encodes_documents():
             return self.pool_mentions(self.context_model.encode_document(text),
                                       mention_char_spans(bounds, mentions,
                                                          self.cnf.context_window_size))

@@ -224,8 +224,8 @@ class TrainableEmbeddingLinker(EmbeddingLinker):
     def _pool_examples(self, examples: Sequence[LinkExample], grad: bool
                        ) -> tuple[Tensor, Tensor]:
         """Mention and window vectors of ``examples``, in order: one document pass per
-        document (``mention_encoding: document``) or one window pass per example."""
-        if self.cnf.mention_encoding != "document":
+        document (see ``encodes_documents``) or one window pass per example."""
+        if not self.encodes_documents(training=True):
             if not grad:
                 return self.context_model.pooled([e.snippet for e in examples],
                                                  [e.span for e in examples],

@@ -56,7 +56,8 @@ def test_tagger_and_mentions_share_one_pass_per_document(
 
     cat = trained["cat"]
     linker = get_linker(cat)
-    assert linker.cnf.mention_encoding == "document" and linker.tagger_active()
+    assert linker.cnf.mention_encoding == "auto" and linker.tagger_active()
+    assert linker.encodes_documents()
     docs = toy_test["projects"][0]["documents"][:4]
     calls = _count_passes(monkeypatch)
     found = [cat.get_entities(d["text"])["entities"] for d in docs]
@@ -80,11 +81,31 @@ def test_window_mode_is_the_per_candidate_path_and_links_alike(
     assert window_f1 > 0.5 * trained["after"]["f1"]
 
 
+def test_auto_encodes_documents_only_when_the_tagger_reads_the_pass(
+        static_pack: Path, trainable_pack: Path, toy_test: dict[str, Any],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from medcat.cat import CAT
+
+    from medcat_den.linking.builder import get_linker
+
+    text = toy_test["projects"][0]["documents"][0]["text"]
+    for pack in (static_pack, trainable_pack):  # no trained tagger: window passes
+        cat = CAT.load_model_pack(str(pack))
+        linker = get_linker(cat)
+        assert not linker.encodes_documents()
+        calls = _count_passes(monkeypatch)
+        assert cat.get_entities(text)["entities"]
+        assert calls["documents"] == 0 and calls["windows"] > 0
+        monkeypatch.undo()
+    # ... but an untrained tagger being trained reads the document pass, so do its rows
+    assert get_linker(CAT.load_model_pack(str(trainable_pack))).encodes_documents(training=True)
+
+
 def test_unknown_mention_encoding_is_a_config_error(concepts_csv: Path, tiny_bert_dir: Path,
                                                     tmp_path: Path) -> None:
     from medcat_den.linking.builder import build_pack
 
-    with pytest.raises(ConfigError, match="mention_encoding must be 'document' or 'window'"):
+    with pytest.raises(ConfigError, match="mention_encoding must be 'auto', 'document' or 'window'"):
         build_pack(str(concepts_csv), str(tmp_path), config_overrides={
             **LINKER_OVERRIDES, "embedding_model_name": str(tiny_bert_dir),
             "mention_encoding": "sentence"})
