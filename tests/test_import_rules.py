@@ -45,6 +45,8 @@ def layer_of(module: str) -> str:
     if not parts:
         return "errors"  # the package's own __init__ imports nothing
     head = parts[0]
+    if parts == ["caikit", "__main__"]:
+        return "cli"  # an entry point (``python -m medcat_den.caikit serve``), like __main__
     if head == "caikit" and len(parts) == 1:
         return "caikit.registration"  # importing medcat_den.caikit registers plugin and trainers
     if head == "caikit" and parts[1] == "trainers":

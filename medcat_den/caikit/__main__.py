@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from medcat_den.caikit.serve_command import DESCRIPTION, add_serve_arguments, run_serve
+from medcat_den.cli.serve_options import DESCRIPTION, add_serve_arguments, run_serve
 
 
 def _say(line: str) -> None:

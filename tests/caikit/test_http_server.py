@@ -58,7 +58,7 @@ def test_runtime_http_serves_den_refs(den_models) -> None:
 
 def test_serve_command_in_fresh_interpreter(den_models, tmp_path: Path) -> None:
     """`serve` applies the NumPy-2 and protobuf shims itself, serves HTTP and gRPC together,
-    and stops on SIGINT; ``python -m medcat_den.caikit`` does not import the CLI."""
+    and stops on SIGINT; ``python -m medcat_den.caikit`` imports the CLI's serve options only."""
     port, grpc_port = free_port(), free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("MEDCAT_DEN_")}
     env["PYTHONPATH"] = str(REPO)
@@ -100,7 +100,22 @@ def test_serve_command_in_fresh_interpreter(den_models, tmp_path: Path) -> None:
     imported = {line.split("|")[-1].strip() for line in out.splitlines()
                 if line.startswith("import time:")}
     assert "medcat_den.caikit.grpc_server" in imported
-    assert not {m for m in imported if m.startswith("medcat_den.cli")}
+    assert {m for m in imported if m.startswith("medcat_den.cli")} == {
+        "medcat_den.cli", "medcat_den.cli.serve_options"}
+
+
+def test_cli_parser_does_not_import_caikit_or_torch() -> None:
+    """Every ``medcat-den`` command builds the whole parser: ``serve`` must not pull caikit,
+    the trainers and torch into it (~4 s per command)."""
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    code = "from medcat_den.cli.main import build_parser; build_parser()"
+    proc = subprocess.run([sys.executable, "-X", "importtime", "-c", code],
+                          cwd=str(REPO), env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    imported = {line.split("|")[-1].strip() for line in proc.stderr.splitlines()
+                if line.startswith("import time:")}
+    assert "medcat_den.cli.serve_options" in imported  # through serve_cmd
+    assert not imported & {"caikit", "torch", "medcat_den.caikit", "medcat_den.training"}
 
 
 def test_serve_rejects_a_missing_preload_ref(den_models, capsys: pytest.CaptureFixture[str]) -> None:

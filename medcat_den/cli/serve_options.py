@@ -1,7 +1,9 @@
 """The ``serve`` command's options and its run: caikit runtime serving den models.
 
 Shared by ``medcat-den serve`` (``medcat_den.cli.serve_cmd``) and ``python -m medcat_den.caikit
-serve`` (which needs no CLI import). HTTP on ``--port`` and/or gRPC on ``--grpc-port``, both
+serve``. It imports caikit only when a server starts, so building the ``medcat-den`` parser
+does not import caikit, the trainers or torch (every CLI command would pay ~4 s for them).
+HTTP on ``--port`` and/or gRPC on ``--grpc-port``, both
 bound to ``--host`` (127.0.0.1 by default); ``--dump-protos DIR`` writes the gRPC ``.proto``
 files of the served services and exits.
 """

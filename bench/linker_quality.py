@@ -1,0 +1,104 @@
+"""Recompute the linker's NCBI devel quality figures the README and docs/linker.md show, one run.
+
+    .venv/bin/python bench/linker_quality.py [--epochs 3] [--workdir DIR] [--json]
+
+Runs the user's commands (``medcat-den linker build``, ``linker train``, ``evaluate``), each in
+its own process, and prints strict precision, recall and F1 on devel, scored from what
+``cat.get_entities`` returns (every prediction counts):
+
+- the untrained pack and the trained pack, at their defaults;
+- the trained pack with ``use_tagger: false`` and with ``mention_encoding: window`` at
+  inference (``evaluate`` of a copy whose config is changed with ``--set``-like overrides).
+
+No threshold is chosen on devel. Nothing here is timed against a target; the training time is
+printed for the record.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from typing import Any
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+DATA = os.environ.get("NCBI_DIR", os.path.join(os.path.dirname(ROOT), "shared", "data",
+                                               "ncbi-disease"))
+ENV = {"HF_HUB_OFFLINE": "1", "MEDCAT_DISABLE_VERSION_CHECK": "true", "TQDM_DISABLE": "1"}
+CLI = [sys.executable, "-m", "medcat_den"]
+
+
+def _run(args: list[str]) -> str:
+    proc = subprocess.run(CLI + args, capture_output=True, text=True, cwd=ROOT,
+                          env={**os.environ, **ENV})
+    if proc.returncode != 0:
+        raise SystemExit(f"medcat-den {' '.join(args)} failed ({proc.returncode}):\n"
+                         f"{proc.stderr[-2000:]}")
+    return proc.stdout
+
+
+def _evaluate(pack: str, overrides: dict[str, Any] | None = None) -> dict[str, float]:
+    if overrides:
+        code = ("import json, sys\nfrom medcat.cat import CAT\n"
+                "from medcat_den.linking import evaluate, get_linker\n"
+                "cat = CAT.load_model_pack(sys.argv[1])\n"
+                "for k, v in json.loads(sys.argv[2]).items():\n"
+                "    setattr(get_linker(cat).cnf, k, v)\n"
+                "with open(sys.argv[3], encoding='utf-8') as f:\n"
+                "    print(json.dumps(evaluate(cat, json.load(f), progress=False)))\n")
+        proc = subprocess.run([sys.executable, "-c", code, pack, json.dumps(overrides),
+                               os.path.join(DATA, "devel.json")], capture_output=True,
+                              text=True, cwd=ROOT, env={**os.environ, **ENV})
+        if proc.returncode != 0:
+            raise SystemExit(f"evaluate {pack} {overrides} failed:\n{proc.stderr[-2000:]}")
+        out = proc.stdout
+    else:
+        out = _run(["evaluate", pack, "--data", os.path.join(DATA, "devel.json"), "--json"])
+    result: dict[str, float] = json.loads(out[out.index("{"):])
+    return result
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--epochs", type=int, default=3)
+    ap.add_argument("--workdir", default="")
+    ap.add_argument("--json", action="store_true")
+    args = ap.parse_args()
+    with tempfile.TemporaryDirectory(prefix="linker_quality_") as tmp:
+        work = args.workdir or tmp
+        _run(["linker", "build", "--concepts", os.path.join(DATA, "concepts.csv"), "--out", work,
+              "--trainable", "--name", "ncbi"])
+        started = time.perf_counter()
+        _run(["linker", "train", os.path.join(work, "ncbi"), "--train",
+              os.path.join(DATA, "train.json"), "--out", work, "--name", "ncbi_trained",
+              "--epochs", str(args.epochs)])
+        train_s = time.perf_counter() - started
+        trained = os.path.join(work, "ncbi_trained")
+        rows = {
+            "untrained": _evaluate(os.path.join(work, "ncbi")),
+            "trained": _evaluate(trained),
+            "trained, use_tagger false": _evaluate(trained, {"use_tagger": False}),
+            "trained, mention_encoding window": _evaluate(trained,
+                                                          {"mention_encoding": "window"}),
+        }
+    if args.json:
+        print(json.dumps({"train_s": train_s, "rows": rows}, indent=2))
+        return 0
+    print(f"NCBI devel, strict, through cat.get_entities; {args.epochs} epochs on all of train "
+          f"({train_s / 60:.1f} min); data {DATA}")
+    print(f"{'pack':36s} {'P':>6s} {'R':>6s} {'F1':>6s}")
+    for name, r in rows.items():
+        print(f"{name:36s} {r['precision']:6.3f} {r['recall']:6.3f} {r['f1']:6.3f}")
+    gain = rows["trained"]["f1"] - rows["untrained"]["f1"]
+    print(f"trained - untrained: {gain:+.3f} F1 (target >= +0.05); trained F1 target >= 0.76, "
+          f"recall >= 0.68")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
