@@ -168,7 +168,7 @@ def trained(tmp_path_factory: pytest.TempPathFactory, trainable_pack: Path,
     hash_before = get_linker(cat).get_hash()
     weights_before = {k: v.clone() for k, v in
                       get_linker(cat).trainable_state_dict()["weights"].items()}
-    result = get_linker(cat).fit(toy_train)
+    result = get_linker(cat).fit(toy_train, epochs=15)
     after = evaluate(cat, toy_test)
     out = tmp_path_factory.mktemp("trained")
     path = cat.save_model_pack(str(out), pack_name="trained", make_archive=False,
