@@ -100,7 +100,7 @@ class ContextModel:
         if dtype is None:
             self._infer_lm, self._infer_key = None, ()
             return lm
-        key = (dtype, *((p.data_ptr(), p._version) for p in lm.parameters()))
+        key = (dtype, *self._weights_key())
         if self._infer_lm is None or key != self._infer_key:
             shadow = copy.deepcopy(lm).to(dtype).eval()
             for p in shadow.parameters():

@@ -243,20 +243,15 @@ class TrainableEmbeddingLinker(EmbeddingLinker):
             by_doc.setdefault(e.doc_text, []).append(i)
         h = self.context_model.model.hidden_size
         dev = self.context_model.device if grad else torch.device("cpu")
-        parts: list[tuple[list[int], Tensor, Tensor]] = []
+        m_all = torch.zeros(len(examples), h, device=dev)
+        w_all = torch.zeros(len(examples), h, device=dev)
         docs = by_doc.items() if grad else tqdm(by_doc.items(), leave=False,
                                                  desc="Encoding training documents")
         for text, rows in docs:
             states = self.context_model.encode_document(text, grad=grad)
             m, w = self.pool_mentions(states, [examples[i].chars for i in rows])
-            parts.append((rows, m, w))
-        if not parts:
-            return torch.zeros(0, h, device=dev), torch.zeros(0, h, device=dev)
-        order = torch.tensor([i for rows, _, _ in parts for i in rows], device=dev)
-        inverse = torch.empty_like(order)
-        inverse[order] = torch.arange(len(order), device=dev)
-        m_all = torch.cat([m for _, m, _ in parts])[inverse]
-        w_all = torch.cat([w for _, _, w in parts])[inverse]
+            ix = torch.tensor(rows, device=dev)
+            m_all[ix], w_all[ix] = m.to(dev), w.to(dev)
         return m_all, w_all
 
     def _add_features(self, examples: list[LinkExample]) -> None:
