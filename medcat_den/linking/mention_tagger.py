@@ -126,10 +126,27 @@ def span_score(probs: Tensor, offsets: Tensor, start: int, end: int) -> float:
     return sum(values) / len(values)
 
 
+def balanced_chunk_length(n_tokens: int, max_tokens: int, stride: int, specials: int) -> int:
+    """Chunk length (special tokens included) that covers ``n_tokens`` text tokens in the
+    fewest chunks of at most ``max_tokens``, overlapping by ``stride``, all of one length."""
+    room = max_tokens - specials
+    if n_tokens <= room or room <= stride:
+        return max_tokens
+    chunks = -(-(n_tokens - stride) // (room - stride))
+    return -(-(n_tokens - stride) // chunks) + stride + specials
+
+
 def chunk_inputs(tokenizer: Any, text: str, max_tokens: int, stride: int
                  ) -> tuple[dict[str, Tensor], list[tuple[int, int]]]:
-    """Tokenised chunks of ``text`` and, per chunk, the token rows [lo, hi) it owns."""
-    enc = tokenizer(text, max_length=max_tokens, truncation=True, stride=stride,
+    """Tokenised chunks of ``text`` and, per chunk, the token rows [lo, hi) it owns.
+
+    A text longer than one chunk is split into as few chunks as ``max_tokens`` allows, of
+    equal length, so that the last one is not mostly padding (which the encoder would pay
+    for in full)."""
+    n_tokens = len(tokenizer(text, add_special_tokens=False, verbose=False)["input_ids"])
+    length = balanced_chunk_length(n_tokens, max_tokens, stride,
+                                   tokenizer.num_special_tokens_to_add())
+    enc = tokenizer(text, max_length=length, truncation=True, stride=stride,
                     return_overflowing_tokens=True, return_offsets_mapping=True,
                     padding=True, return_tensors="pt")
     n = enc["input_ids"].shape[0]

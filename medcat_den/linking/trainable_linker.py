@@ -24,6 +24,7 @@ to ``training_batch_size`` and are flushed before inference / saving), and
 from __future__ import annotations
 
 import contextlib
+import copy
 import logging
 import random
 from collections.abc import Iterator, Sequence
@@ -37,6 +38,13 @@ from torch import Tensor
 from tqdm.auto import tqdm
 
 from medcat_den.errors import TrainingError
+from medcat_den.linking.calibration import (
+    REJECTION_THRESHOLDS,
+    names_hidden,
+    split_for_calibration,
+    surface_forms,
+    unseen_names,
+)
 from medcat_den.linking.candidates import (
     KIND_GOLD,
     KIND_TAGGED,
@@ -106,21 +114,6 @@ def _epoch_losses(history: list[dict[str, Any]], epochs: int) -> list[float]:
     if not losses:
         raise TrainingError(f"training made no optimizer step in {epochs} epoch(s)")
     return losses
-
-
-def split_for_calibration(export: dict[str, Any], every: int
-                          ) -> tuple[dict[str, Any], dict[str, Any]]:
-    """(training part, calibration part): every ``every``-th document is held out."""
-    if every < 2:
-        raise TrainingError(f"calibration_every must be >= 2, got {every}")
-    docs = [d for p in export.get("projects", []) for d in p.get("documents", [])]
-    held = [d for i, d in enumerate(docs) if i % every == every - 1]
-    if not held or len(held) == len(docs):
-        raise TrainingError(f"too few training documents ({len(docs)}) to hold out every "
-                            f"{every}-th for threshold calibration")
-    keep = [d for i, d in enumerate(docs) if i % every != every - 1]
-    return ({"projects": [{"name": "train", "documents": keep}]},
-            {"projects": [{"name": "calibration", "documents": held}]})
 
 
 class TrainableEmbeddingLinker(EmbeddingLinker):
@@ -572,6 +565,7 @@ class TrainableEmbeddingLinker(EmbeddingLinker):
         calib: dict[str, Any] | None = None
         if calibrate_threshold:
             train_export, calib = split_for_calibration(train_export, self.cnf.calibration_every)
+            seen = surface_forms(parse_export(train_export, None))
         # one training loop for every entry point: the same Trainer the jobs, the caikit
         # trainer and the Ray trainer drive. Constant LR and no clipping: the settings this
         # linker's defaults were chosen with.
@@ -589,7 +583,7 @@ class TrainableEmbeddingLinker(EmbeddingLinker):
         result = {"loss_first_epoch": losses[0], "loss_last_epoch": losses[-1],
                   "train_rows": float(n_rows)}
         if calib is not None:
-            result["rejection_threshold"] = self.calibrate_threshold(calib)
+            result["rejection_threshold"] = self.calibrate_threshold(calib, seen)
         if eval_export is not None:
             result.update(self.evaluate_export(eval_export))
         return result
@@ -608,14 +602,35 @@ class TrainableEmbeddingLinker(EmbeddingLinker):
         finally:
             torch.set_num_threads(before)
 
-    def calibrate_threshold(self, export: dict[str, Any]) -> float:
+    def calibrate_threshold(self, export: dict[str, Any], seen: set[str] | None = None) -> float:
         """Set ``rejection_threshold`` to the value maximising strict F1 on ``export``.
 
-        Candidates are encoded once; only the decision is repeated per threshold.
+        With ``seen`` (the training documents' mention surface forms), the CDB names only
+        ``export``'s mentions use are hidden while calibrating, so that ``export`` behaves like
+        unseen text (see :mod:`medcat_den.linking.calibration`). Candidates are encoded once;
+        only the decision is repeated per threshold.
         """
         docs = parse_export(export, None, require_annotations=False)
         self.train_mode(False)
-        self._before_inference()
+        hidden = set() if seen is None else unseen_names(docs, seen, self._dictionary_names)
+        index = copy.copy(self.index)
+        try:
+            with names_hidden(self.cdb, hidden) as n_hidden:
+                logger.info("calibrating on %d documents, %d names only they use hidden",
+                            len(docs), n_hidden)
+                self._generator, self._gen_names = None, None
+                self._before_inference()
+                return self._best_threshold(docs)
+        finally:
+            self.index = index
+            self._generator, self._gen_names = None, None
+
+    def _dictionary_names(self, text: str) -> list[tuple[int, int, str]]:
+        doc = self.ner_doc(text)
+        return [(e.base.start_char_index, e.base.end_char_index, e.detected_name)
+                for e in doc.ner_ents]
+
+    def _best_threshold(self, docs: list[ExportDoc]) -> float:
         encoded = []
         for d in tqdm(docs, desc="Encoding calibration documents", leave=False):
             doc = self.ner_doc(d.text)
@@ -623,7 +638,7 @@ class TrainableEmbeddingLinker(EmbeddingLinker):
             encoded.append((d, doc, mentions, *self.encode_mentions(doc, mentions)))
         gold = [(i, s, e, c) for i, d in enumerate(docs) for s, e, c in d.annotations]
         best_t, best_f = self.cnf.rejection_threshold, -1.0
-        for t in [x / 20 for x in range(1, 19)]:
+        for t in REJECTION_THRESHOLDS:
             self.cnf.rejection_threshold = t
             pred: list[Span] = []
             for i, (d, doc, mentions, m, w) in enumerate(encoded):
@@ -636,7 +651,7 @@ class TrainableEmbeddingLinker(EmbeddingLinker):
                 pred += [(i, e.base.start_char_index, e.base.end_char_index, e.cui)
                          for e in self._select(doc, chosen)]
             f = span_metrics(gold, pred)["f1"]
-            logger.info("rejection threshold %.2f: strict F1 %.4f", t, f)
+            logger.info("rejection threshold %.3f: strict F1 %.4f", t, f)
             if f > best_f:
                 best_t, best_f = t, f
         self.cnf.rejection_threshold = best_t

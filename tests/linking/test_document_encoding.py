@@ -28,6 +28,26 @@ def test_pool_spans_is_the_mean_of_the_tokens_a_span_overlaps() -> None:
     assert pool_spans(states, []).shape == (0, 2)
 
 
+@pytest.mark.parametrize("words", [2, 12, 30, 300])
+def test_chunks_are_balanced_and_own_every_token_once(words: int, tiny_bert_dir: Path) -> None:
+    from transformers import AutoTokenizer
+
+    from medcat_den.linking.mention_tagger import chunk_inputs
+
+    tokenizer = AutoTokenizer.from_pretrained(str(tiny_bert_dir))
+    text = " ".join(f"word{i % 37} of-{i}" for i in range(words))
+    full = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
+    inputs, owned = chunk_inputs(tokenizer, text, 64, 8)
+    lengths = inputs["attention_mask"].sum(dim=1).tolist()
+    assert max(lengths) <= 64
+    # equal chunks: the last is not a padded stub (the encoder pays for padding)
+    assert max(lengths) - min(lengths) < len(lengths), lengths
+    rows = torch.cat([inputs["offset_mapping"][c, lo:hi] for c, (lo, hi) in enumerate(owned)])
+    assert rows.tolist() == [list(o) for o in full["offset_mapping"]]
+    needed = 1 if len(full["input_ids"]) <= 62 else math.ceil((len(full["input_ids"]) - 8) / 54)
+    assert len(owned) == needed
+
+
 def _count_passes(monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
     import medcat_den.linking.context_model as cm
 

@@ -1,0 +1,103 @@
+"""Threshold calibration on held-out training documents, with the names only they use hidden
+so that they behave like unseen text; the CDB and the name index come back unchanged."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from medcat_den.linking.calibration import (
+    REJECTION_THRESHOLDS,
+    names_hidden,
+    split_for_calibration,
+    surface_forms,
+    unseen_names,
+)
+from medcat_den.linking.export_data import parse_export
+
+
+@pytest.fixture()
+def trained_cat(trained: dict[str, Any]) -> Any:
+    from medcat.cat import CAT
+
+    return CAT.load_model_pack(str(trained["path"]))
+
+
+def _cdb_state(cdb: Any) -> tuple[list[Any], dict[str, list[str]]]:
+    return (list(cdb.name2info.items()),
+            {c: sorted(info["names"]) for c, info in cdb.cui2info.items()})
+
+
+def _predictions(cat: Any, export: dict[str, Any]) -> list[Any]:
+    return [sorted((e["start"], e["end"], e["cui"]) for e in
+                   cat.get_entities(d["text"])["entities"].values())
+            for d in export["projects"][0]["documents"]]
+
+
+def test_names_hidden_removes_and_restores_in_order(trained_cat: Any) -> None:
+    cdb = trained_cat.cdb
+    before = _cdb_state(cdb)
+    with names_hidden(cdb, {"asthma", "copd", "not~a~name"}) as n:
+        assert n == 2
+        assert "asthma" not in cdb.name2info and "copd" not in cdb.cui2info["C07"]["names"]
+        assert "chronic~obstructive~pulmonary~disease" in cdb.cui2info["C07"]["names"]
+    assert _cdb_state(cdb) == before
+    with pytest.raises(RuntimeError), names_hidden(cdb, {"asthma"}):
+        raise RuntimeError("calibration failed")
+    assert _cdb_state(cdb) == before
+
+
+def test_unseen_names_are_the_dictionary_names_of_unseen_mentions(
+        trained_cat: Any, toy_test: dict[str, Any]) -> None:
+    from medcat_den.linking.builder import get_linker
+
+    linker = get_linker(trained_cat)
+    docs = parse_export(toy_test, None)
+    seen = surface_forms(docs) - {"glaucoma", "heart attack"}
+    hidden = unseen_names(docs, seen, linker._dictionary_names)
+    assert hidden == {"glaucoma", "heart~attack"}
+    assert unseen_names(docs, surface_forms(docs), linker._dictionary_names) == set()
+
+
+def test_calibration_sees_no_unseen_name_and_leaves_the_linker_as_it_was(
+        trained_cat: Any, toy_test: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    from medcat_den.linking.builder import get_linker
+
+    linker = get_linker(trained_cat)
+    before_cdb = _cdb_state(linker.cdb)
+    before_index = (list(linker.index.keys), linker.index.embeddings.clone())
+    before_pred = _predictions(trained_cat, toy_test)
+    threshold_before = linker.cnf.rejection_threshold
+    docs = parse_export(toy_test, None)
+    seen = surface_forms(docs) - {"glaucoma"}
+    during: dict[str, Any] = {}
+    real_best = type(linker)._best_threshold
+
+    def best(self: Any, docs: Any) -> float:
+        during["cdb"] = "glaucoma" in self.cdb.name2info
+        during["index"] = "glaucoma" in self.index.keys
+        during["ner"] = {name for d in docs for _, _, name in self._dictionary_names(d.text)}
+        return real_best(self, docs)
+
+    monkeypatch.setattr(type(linker), "_best_threshold", best)
+    threshold = linker.calibrate_threshold(toy_test, seen)
+    assert threshold in REJECTION_THRESHOLDS and linker.cnf.rejection_threshold == threshold
+    assert during["cdb"] is False and during["index"] is False
+    assert "glaucoma" not in during["ner"] and "diabetes" in during["ner"]
+    assert _cdb_state(linker.cdb) == before_cdb
+    assert linker.index.keys == before_index[0]
+    assert linker.index.embeddings.equal(before_index[1])
+    linker.cnf.rejection_threshold = threshold_before
+    assert _predictions(trained_cat, toy_test) == before_pred
+
+
+def test_split_for_calibration_holds_out_every_nth_document(toy_train: dict[str, Any]) -> None:
+    from medcat_den.errors import TrainingError
+
+    keep, held = split_for_calibration(toy_train, 4)
+    n = len(toy_train["projects"][0]["documents"])
+    assert len(held["projects"][0]["documents"]) == n // 4
+    assert len(keep["projects"][0]["documents"]) + n // 4 == n
+    with pytest.raises(TrainingError, match="calibration_every must be >= 2"):
+        split_for_calibration(toy_train, 1)
