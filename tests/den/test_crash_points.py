@@ -96,12 +96,18 @@ class Scenario:
     writes: list[tuple[str, str]] = field(default_factory=list)  # (operation, key), in order
     states: list[DenState] = field(default_factory=list)  # states[n]: after the first n writes
 
+    template_bucket: str | None = None
+
     def fresh_den(self, name: str) -> str:
-        """A den holding version 1 of "m", tagged "prod" (the same state every time)."""
+        """A den holding version 1 of "m", tagged "prod" (the same state every time: a copy
+        of one pushed template, object for object)."""
         if self.s3 is not None:
-            where = f"s3://{self.s3.new_bucket()}/den"
-            _push_and_tag(open_den(where), self.old_pack)
-            return where
+            if self.template_bucket is None:
+                self.template_bucket = self.s3.new_bucket()
+                _push_and_tag(open_den(f"s3://{self.template_bucket}/den"), self.old_pack)
+            bucket = self.s3.new_bucket()
+            self.s3.copy_direct(self.template_bucket, bucket)
+            return f"s3://{bucket}/den"
         template = self.base / "template"
         if not template.exists():
             _push_and_tag(open_den(str(template)), self.old_pack)
@@ -120,10 +126,13 @@ def scenario(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFa
     clean_den = open_den(where)
     sc.states.append(observe_state(clean_den))
 
+    # another user's view: a Den of its own, not the pusher's (which caches state), over a
+    # backend of its own (it keeps only its client: a new boto3 client per write cost ~10 s)
+    observer = open_den(where).backend
+
     def snapshot(n: int, operation: str, key: str) -> None:
         sc.writes.append((operation, key))
-        # another user's view: a Den of its own, not the pusher's (which caches state)
-        sc.states.append(observe_state(open_den(where)))
+        sc.states.append(observe_state(Den(observer)))
 
     with fault_injection.observe(snapshot):
         _push_and_tag(clean_den, new_pack)

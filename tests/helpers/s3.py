@@ -179,6 +179,15 @@ class S3Server(ThreadedMotoServer):
         for key, data in items:
             backend.put_object(bucket, key, data)
 
+    def copy_direct(self, src: str, dst: str) -> None:
+        """Copy every object of bucket ``src`` into bucket ``dst`` inside moto's backend (the
+        same keys and bytes, without requests: a fresh copy of a den costs no push)."""
+        from moto.core import DEFAULT_ACCOUNT_ID
+        from moto.s3.models import s3_backends
+
+        backend = s3_backends[DEFAULT_ACCOUNT_ID]["global"]
+        self.put_direct(dst, [(k.name, k.value) for k in backend.buckets[src].keys.values()])
+
     def total(self) -> int:
         """Requests counted since the last reset."""
         return len(self.paths)

@@ -168,7 +168,9 @@ def trained(tmp_path_factory: pytest.TempPathFactory, trainable_pack: Path,
     hash_before = get_linker(cat).get_hash()
     weights_before = {k: v.clone() for k, v in
                       get_linker(cat).trainable_state_dict()["weights"].items()}
-    result = get_linker(cat).fit(toy_train, epochs=15)
+    # 10 epochs: F1 0.681 -> 0.909, P 0.517 -> 0.857, as at 15 (7 to 15 all give these;
+    # 6 gives P 0.811, under the test's +0.3); see test_training.py
+    result = get_linker(cat).fit(toy_train, epochs=10)
     after = evaluate(cat, toy_test)
     out = tmp_path_factory.mktemp("trained")
     path = cat.save_model_pack(str(out), pack_name="trained", make_archive=False,

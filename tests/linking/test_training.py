@@ -28,7 +28,7 @@ def test_training_lowers_loss_and_improves_heldout_f1(trained: dict[str, Any]) -
 
     fit = trained["fit"]
     assert fit["loss_last_epoch"] < 0.9 * fit["loss_first_epoch"]
-    # toy data, measured: F1 0.68 -> 0.98 (the linker's own loop reached 1.0); P 0.52 -> 0.97
+    # toy data, measured (10 epochs): F1 0.681 -> 0.909, P 0.517 -> 0.857; loss 0.006x
     assert trained["after"]["f1"] > trained["before"]["f1"] + 0.2
     assert trained["after"]["precision"] > trained["before"]["precision"] + 0.3
     after = get_linker(trained["cat"]).trainable_state_dict()["weights"]
