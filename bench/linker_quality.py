@@ -7,6 +7,8 @@ its own process, and prints strict precision, recall and F1 on devel, scored fro
 ``cat.get_entities`` returns (every prediction counts):
 
 - the untrained pack and the trained pack, at their defaults;
+- a pack trained with ``linker train --calibrate`` (every 7th training document held out, with
+  the names only those documents use hidden, to choose the rejection threshold);
 - the trained pack with ``use_tagger: false`` and with ``mention_encoding: window`` at
   inference (``evaluate`` of a copy whose config is changed with ``--set``-like overrides).
 
@@ -78,10 +80,14 @@ def main() -> int:
               os.path.join(DATA, "train.json"), "--out", work, "--name", "ncbi_trained",
               "--epochs", str(args.epochs)])
         train_s = time.perf_counter() - started
+        _run(["linker", "train", os.path.join(work, "ncbi"), "--train",
+              os.path.join(DATA, "train.json"), "--out", work, "--name", "ncbi_calibrated",
+              "--epochs", str(args.epochs), "--calibrate"])
         trained = os.path.join(work, "ncbi_trained")
         rows = {
             "untrained": _evaluate(os.path.join(work, "ncbi")),
             "trained": _evaluate(trained),
+            "trained --calibrate": _evaluate(os.path.join(work, "ncbi_calibrated")),
             "trained, use_tagger false": _evaluate(trained, {"use_tagger": False}),
             "trained, mention_encoding window": _evaluate(trained,
                                                           {"mention_encoding": "window"}),
@@ -94,9 +100,10 @@ def main() -> int:
     print(f"{'pack':36s} {'P':>6s} {'R':>6s} {'F1':>6s}")
     for name, r in rows.items():
         print(f"{name:36s} {r['precision']:6.3f} {r['recall']:6.3f} {r['f1']:6.3f}")
-    gain = rows["trained"]["f1"] - rows["untrained"]["f1"]
-    print(f"trained - untrained: {gain:+.3f} F1 (target >= +0.05); trained F1 target >= 0.76, "
-          f"recall >= 0.68")
+    for name in ("trained", "trained --calibrate"):
+        gain = rows[name]["f1"] - rows["untrained"]["f1"]
+        print(f"{name} - untrained: {gain:+.3f} F1 (target >= +0.05)")
+    print("trained F1 target >= 0.76, recall >= 0.68")
     return 0
 
 

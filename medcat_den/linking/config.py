@@ -56,7 +56,8 @@ Config keys (all have defaults; none is hard-coded elsewhere):
   ``tagger_negatives_per_doc``: non-mention n-grams per training document that teach the
   rejection head to refuse wrong tagged spans.
 - ``calibration_every``: with ``fit(..., calibrate_threshold=True)`` every N-th training
-  document is held out to choose ``rejection_threshold`` (never the evaluation split).
+  document is held out to choose ``rejection_threshold`` (never the evaluation split), with
+  the CDB names only those documents use hidden (:mod:`medcat_den.linking.calibration`).
 - ``use_abbreviations``: link "long form (ABBR)" abbreviations doc-wide.
 - ``overlap_resolution``: ``score`` or ``longest`` (when nested ents are hidden).
 """
