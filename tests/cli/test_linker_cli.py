@@ -33,6 +33,16 @@ def test_build_train_evaluate(tmp_path: Path, tiny_bert_dir: Path, concepts_csv:
     metrics = json.loads(capsys.readouterr().out)
     assert {"precision", "recall", "f1", "lenient_f1", "tp", "fp", "fn"} <= set(metrics)
     assert metrics["tp"] > 0
+    # --set changes a linker setting for this evaluation only
+    assert main(["evaluate", str(tmp_path / "out" / "p1"), "--data", str(test), "--json",
+                 "--set", "use_rejection=false"]) == 0
+    unfiltered = json.loads(capsys.readouterr().out)
+    assert unfiltered["fp"] > metrics["fp"]
+    assert main(["evaluate", str(tmp_path / "out" / "p1"), "--data", str(test), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == metrics
+    assert main(["evaluate", str(tmp_path / "out" / "p1"), "--data", str(test),
+                 "--set", "no_such_setting=1"]) == 1
+    assert "no_such_setting" in capsys.readouterr().err
 
 
 def test_cli_errors_are_clear(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
