@@ -9,7 +9,8 @@ no training document uses that surface form) are hidden from the CDB: the NER ca
 them and the linker cannot match them, as in unseen text. The CDB is restored afterwards,
 entry for entry and in its order.
 
-    calibration_every: 7   # every N-th training document is held out (>= 2)
+    calibration_every: 7                   # every N-th training document is held out (>= 2)
+    calibration_hides_unseen_names: true   # false for a CDB whose names come from an ontology
 """
 
 from __future__ import annotations

@@ -57,7 +57,10 @@ Config keys (all have defaults; none is hard-coded elsewhere):
   rejection head to refuse wrong tagged spans.
 - ``calibration_every``: with ``fit(..., calibrate_threshold=True)`` every N-th training
   document is held out to choose ``rejection_threshold`` (never the evaluation split), with
-  the CDB names only those documents use hidden (:mod:`medcat_den.linking.calibration`).
+  the CDB names only those documents use hidden (:mod:`medcat_den.linking.calibration`):
+  ``calibration_hides_unseen_names`` (true suits a CDB built from the training annotations'
+  surface forms; set it false for a CDB whose names come from an ontology, where held-out
+  documents already meet names no training document used).
 - ``use_abbreviations``: link "long form (ABBR)" abbreviations doc-wide.
 - ``overlap_resolution``: ``score`` or ``longest`` (when nested ents are hidden).
 """
@@ -114,6 +117,7 @@ class EmbeddingLinkingConfig(Linking):
     use_abbreviations: bool = True
     use_tagger: bool = True
     calibration_every: int = 7
+    calibration_hides_unseen_names: bool = True
     tagger_threshold: float = 0.8
     tagger_layers: list[int] = [3, -1]
     tagger_hidden: int = 128

@@ -563,9 +563,11 @@ class TrainableEmbeddingLinker(EmbeddingLinker):
         parse_export(train_export, self.cdb.cui2info,
                      max_unknown_fraction=cnf.max_unknown_cui_fraction)
         calib: dict[str, Any] | None = None
+        seen: set[str] | None = None
         if calibrate_threshold:
             train_export, calib = split_for_calibration(train_export, self.cnf.calibration_every)
-            seen = surface_forms(parse_export(train_export, None))
+            seen = (surface_forms(parse_export(train_export, None))
+                    if cnf.calibration_hides_unseen_names else None)
         # one training loop for every entry point: the same Trainer the jobs, the caikit
         # trainer and the Ray trainer drive. Constant LR and no clipping: the settings this
         # linker's defaults were chosen with.

@@ -101,3 +101,29 @@ def test_split_for_calibration_holds_out_every_nth_document(toy_train: dict[str,
     assert len(keep["projects"][0]["documents"]) + n // 4 == n
     with pytest.raises(TrainingError, match="calibration_every must be >= 2"):
         split_for_calibration(toy_train, 1)
+
+
+@pytest.mark.parametrize("hide", [True, False])
+def test_fit_calibrates_with_the_training_parts_surface_forms(
+        trainable_pack: Any, toy_train: dict[str, Any], monkeypatch: pytest.MonkeyPatch,
+        hide: bool) -> None:
+    from medcat.cat import CAT
+
+    from medcat_den.linking.builder import get_linker
+
+    linker = get_linker(CAT.load_model_pack(str(trainable_pack)))
+    linker.cnf.calibration_hides_unseen_names = hide
+    got: dict[str, Any] = {}
+
+    def calibrate(export: dict[str, Any], seen: set[str] | None = None) -> float:
+        got["held"] = len(export["projects"][0]["documents"])
+        got["seen"] = seen
+        return 0.25
+
+    monkeypatch.setattr(linker, "calibrate_threshold", calibrate)
+    result = linker.fit(toy_train, epochs=1, calibrate_threshold=True)
+    assert result["rejection_threshold"] == 0.25
+    keep, held = split_for_calibration(toy_train, linker.cnf.calibration_every)
+    assert got["held"] == len(held["projects"][0]["documents"])
+    expected = surface_forms(parse_export(keep, None)) if hide else None
+    assert got["seen"] == expected
