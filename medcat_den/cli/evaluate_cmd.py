@@ -43,15 +43,13 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 def _apply_linker_settings(cat: Any, overrides: dict[str, Any]) -> None:
     from medcat_den.errors import ConfigError
     from medcat_den.linking.builder import get_linker
+    from medcat_den.linking.config import apply_settings
 
     try:
         cnf = get_linker(cat).cnf
     except (ValueError, KeyError, AttributeError) as err:
         raise ConfigError(f"--set needs a pack with a medcat_den embedding linker: {err}") from err
-    for key, value in overrides.items():
-        if key not in type(cnf).model_fields:
-            raise ConfigError(f"unknown linker setting {key!r}")
-        setattr(cnf, key, value)
+    apply_settings(cnf, overrides)
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]

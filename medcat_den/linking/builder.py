@@ -16,6 +16,7 @@ from medcat_den.errors import ConfigError
 from medcat_den.linking.config import (
     STATIC_LINKER_NAME,
     TRAINABLE_LINKER_NAME,
+    apply_settings,
     ensure_embedding_config,
 )
 
@@ -37,10 +38,7 @@ def build_cat(concepts_csv: str, trainable: bool = False,
         config, TRAINABLE_LINKER_NAME if trainable else STATIC_LINKER_NAME)
     if trainable:
         cnf.use_projection_layer = True
-    for key, value in (config_overrides or {}).items():
-        if key not in type(cnf).model_fields:
-            raise ConfigError(f"unknown linker setting {key!r}")
-        setattr(cnf, key, value)
+    apply_settings(cnf, config_overrides or {})
     try:
         cdb = CDBMaker(config).prepare_csvs([concepts_csv])
     except (KeyError, ValueError) as err:

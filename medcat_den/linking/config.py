@@ -71,6 +71,8 @@ from typing import Any
 
 from medcat.config.config import Linking
 
+from medcat_den.errors import ConfigError
+
 STATIC_LINKER_NAME = "medcat_den_embedding_linker"
 TRAINABLE_LINKER_NAME = "medcat_den_trainable_embedding_linker"
 DEFAULT_EMBEDDING_MODEL = "all-MiniLM-L6-v2"
@@ -150,3 +152,11 @@ def ensure_embedding_config(config: Any, comp_name: str | None = None) -> Embedd
     if comp_name is not None:
         linking.comp_name = comp_name
     return linking
+
+
+def apply_settings(cnf: EmbeddingLinkingConfig, settings: dict[str, Any]) -> None:
+    """Set linker settings by name; an unknown name is a ``ConfigError`` naming it."""
+    for key, value in settings.items():
+        if key not in type(cnf).model_fields:
+            raise ConfigError(f"unknown linker setting {key!r}")
+        setattr(cnf, key, value)

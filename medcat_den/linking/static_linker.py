@@ -214,9 +214,11 @@ class EmbeddingLinker(AbstractEntityProvidingComponent, AbstractManualSerialisab
         return self.context_model.embed_names(texts)
 
     def refresh_names(self, full: bool = False) -> int:
-        """Embed names added to the CDB since the last embedding (all if ``full``)."""
+        """Match the name index to the CDB: embed names added since the last embedding (all
+        if ``full``), drop removed ones. The generator's caches follow any change."""
+        targets = self.index.keys
         n = self.index.sync(self.cdb, self.embed_texts, full=full)
-        if full or n:
+        if full or n or self.index.keys != targets:
             self._generator = None
             self._gen_names = None
         return n

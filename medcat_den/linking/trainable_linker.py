@@ -620,11 +620,10 @@ class TrainableEmbeddingLinker(EmbeddingLinker):
             with names_hidden(self.cdb, hidden) as n_hidden:
                 logger.info("calibrating on %d documents, %d names only they use hidden",
                             len(docs), n_hidden)
-                self._generator, self._gen_names = None, None
                 self._before_inference()
                 return self._best_threshold(docs)
         finally:
-            self.index = index
+            self.index = index  # the copy: restored names need no re-embedding
             self._generator, self._gen_names = None, None
 
     def _dictionary_names(self, text: str) -> list[tuple[int, int, str]]:
