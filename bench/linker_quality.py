@@ -1,6 +1,6 @@
 """Recompute the linker's NCBI devel quality figures the README and docs/linker.md show, one run.
 
-    .venv/bin/python bench/linker_quality.py [--epochs 3] [--workdir DIR] [--json]
+    .venv/bin/python bench/linker_quality.py [--epochs N] [--workdir DIR] [--json]
 
 Runs the user's commands (``medcat-den linker build``, ``linker train``, ``evaluate``), each in
 its own process, and prints strict precision, recall and F1 on devel, scored from what
@@ -9,6 +9,8 @@ its own process, and prints strict precision, recall and F1 on devel, scored fro
 - the untrained pack and the trained pack, at their defaults;
 - a pack trained with ``linker train --calibrate`` (every 7th training document held out, with
   the names only those documents use hidden, to choose the rejection threshold);
+- a pack built with ``--set unseen_name_folds=0`` and trained the same way: training without
+  simulating unseen text (the ablation of ADR 0307);
 - the trained pack with ``use_tagger: false`` and with ``mention_encoding: window`` at
   inference (``medcat-den evaluate --set``, which changes the setting for that run only).
 
@@ -53,27 +55,34 @@ def _evaluate(pack: str, overrides: dict[str, Any] | None = None) -> dict[str, f
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--epochs", type=int, default=3)
+    ap.add_argument("--epochs", type=int, help="default: the linker config's")
     ap.add_argument("--workdir", default="")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory(prefix="linker_quality_") as tmp:
         work = args.workdir or tmp
+        epochs = ["--epochs", str(args.epochs)] if args.epochs else []
         _run(["linker", "build", "--concepts", os.path.join(DATA, "concepts.csv"), "--out", work,
               "--trainable", "--name", "ncbi"])
         started = time.perf_counter()
         _run(["linker", "train", os.path.join(work, "ncbi"), "--train",
               os.path.join(DATA, "train.json"), "--out", work, "--name", "ncbi_trained",
-              "--epochs", str(args.epochs)])
+              *epochs])
         train_s = time.perf_counter() - started
         _run(["linker", "train", os.path.join(work, "ncbi"), "--train",
               os.path.join(DATA, "train.json"), "--out", work, "--name", "ncbi_calibrated",
-              "--epochs", str(args.epochs), "--calibrate"])
+              *epochs, "--calibrate"])
+        _run(["linker", "build", "--concepts", os.path.join(DATA, "concepts.csv"), "--out", work,
+              "--trainable", "--name", "ncbi_nosim", "--set", "unseen_name_folds=0"])
+        _run(["linker", "train", os.path.join(work, "ncbi_nosim"), "--train",
+              os.path.join(DATA, "train.json"), "--out", work, "--name", "ncbi_nosim_trained",
+              *epochs])
         trained = os.path.join(work, "ncbi_trained")
         rows = {
             "untrained": _evaluate(os.path.join(work, "ncbi")),
             "trained": _evaluate(trained),
             "trained --calibrate": _evaluate(os.path.join(work, "ncbi_calibrated")),
+            "trained, unseen_name_folds 0": _evaluate(os.path.join(work, "ncbi_nosim_trained")),
             "trained, use_tagger false": _evaluate(trained, {"use_tagger": False}),
             "trained, mention_encoding window": _evaluate(trained,
                                                           {"mention_encoding": "window"}),
@@ -81,12 +90,12 @@ def main() -> int:
     if args.json:
         print(json.dumps({"train_s": train_s, "rows": rows}, indent=2))
         return 0
-    print(f"NCBI devel, strict, through cat.get_entities; {args.epochs} epochs on all of train "
-          f"({train_s / 60:.1f} min); data {DATA}")
+    print(f"NCBI devel, strict, through cat.get_entities; {args.epochs or 'default'} epochs on "
+          f"all of train ({train_s / 60:.1f} min); data {DATA}")
     print(f"{'pack':36s} {'P':>6s} {'R':>6s} {'F1':>6s}")
     for name, r in rows.items():
         print(f"{name:36s} {r['precision']:6.3f} {r['recall']:6.3f} {r['f1']:6.3f}")
-    for name in ("trained", "trained --calibrate"):
+    for name in ("trained", "trained --calibrate", "trained, unseen_name_folds 0"):
         gain = rows[name]["f1"] - rows["untrained"]["f1"]
         print(f"{name} - untrained: {gain:+.3f} F1 (target >= +0.05)")
     print("trained F1 target >= 0.76, recall >= 0.68")

@@ -16,7 +16,7 @@ entry for entry and in its order.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 from medcat_den.errors import TrainingError
@@ -50,17 +50,38 @@ def surface_forms(docs: Iterable[ExportDoc]) -> set[str]:
     return {surface_form(d.text[s:e]) for d in docs for s, e, _ in d.annotations}
 
 
-def unseen_names(docs: Iterable[ExportDoc], seen: set[str],
-                 detect: Callable[[str], list[tuple[int, int, str]]]) -> set[str]:
+Detect = Callable[[str], list[tuple[int, int, str]]]
+
+
+def _names_at(doc: ExportDoc, unseen: Callable[[str], bool], detect: Detect) -> set[str]:
+    spans = {(s, e) for s, e, _ in doc.annotations if unseen(surface_form(doc.text[s:e]))}
+    if not spans:
+        return set()
+    return {name for s, e, name in detect(doc.text) if (s, e) in spans}
+
+
+def unseen_names(docs: Iterable[ExportDoc], seen: set[str], detect: Detect) -> set[str]:
     """CDB names the dictionary NER (``detect``: text -> (start, end, name) per entity)
     finds exactly at a gold mention whose surface form is not in ``seen``."""
     out: set[str] = set()
     for d in docs:
-        unseen = {(s, e) for s, e, _ in d.annotations
-                  if surface_form(d.text[s:e]) not in seen}
-        if unseen:
-            out.update(name for s, e, name in detect(d.text) if (s, e) in unseen)
+        out |= _names_at(d, lambda form: form not in seen, detect)
     return out
+
+
+def fold_unseen_names(docs: Sequence[ExportDoc], folds: int, detect: Detect) -> list[set[str]]:
+    """Per document (document ``i`` is in fold ``i % folds``): the CDB names its gold
+    mentions use whose surface form no document of another fold has. Hiding a fold's names
+    while preparing its documents makes them look like unseen text, as in calibration."""
+    form_folds: dict[str, set[int]] = {}
+    for i, d in enumerate(docs):
+        for s, e, _ in d.annotations:
+            form_folds.setdefault(surface_form(d.text[s:e]), set()).add(i % folds)
+
+    def only_in(fold: int) -> Callable[[str], bool]:
+        return lambda form: form_folds[form] == {fold}
+
+    return [_names_at(d, only_in(i % folds), detect) for i, d in enumerate(docs)]
 
 
 @contextlib.contextmanager

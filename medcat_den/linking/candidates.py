@@ -43,6 +43,8 @@ class Mention:
     gen_sim: float = 1.0
     gold_cui: str | None = None
     is_gold: bool = False
+    # name-index targets linking must not use (training rows that simulate unseen text)
+    hidden_targets: frozenset[int] = frozenset()
 
 
 def token_bounds(doc: Any) -> list[tuple[int, int]]:

@@ -61,6 +61,12 @@ Config keys (all have defaults; none is hard-coded elsewhere):
   ``calibration_hides_unseen_names`` (true suits a CDB built from the training annotations'
   surface forms; set it false for a CDB whose names come from an ontology, where held-out
   documents already meet names no training document used).
+- ``unseen_name_folds`` (7; 0 or 1 turns it off) and ``unseen_name_min_docs_per_fold`` (10):
+  training simulates unseen text. Training document ``i`` is in fold ``i % folds``; while a
+  fold's documents are prepared, the CDB names that only that fold's gold mentions use are
+  hidden from the dictionary NER, from the rejection head's link features and from the
+  mention's contrastive positives, so the heads learn from mentions the dictionary misses, as
+  in new text. Off for exports with fewer than ``folds * min_docs_per_fold`` documents.
 - ``use_abbreviations``: link "long form (ABBR)" abbreviations doc-wide.
 - ``overlap_resolution``: ``score`` or ``longest`` (when nested ents are hidden).
 """
@@ -98,7 +104,7 @@ class EmbeddingLinkingConfig(Linking):
     negative_sampling_k: int = 16
     negative_sampling_candidate_pool_size: int = 64
     rejection_loss_weight: float = 1.0
-    epochs: int = 3
+    epochs: int = 7
     seed: int = 0
     device: str = "auto"
     encoder_dtype: str = "auto"
@@ -120,6 +126,8 @@ class EmbeddingLinkingConfig(Linking):
     use_tagger: bool = True
     calibration_every: int = 7
     calibration_hides_unseen_names: bool = True
+    unseen_name_folds: int = 7
+    unseen_name_min_docs_per_fold: int = 10
     tagger_threshold: float = 0.8
     tagger_layers: list[int] = [3, -1]
     tagger_hidden: int = 128

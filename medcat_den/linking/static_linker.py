@@ -354,7 +354,8 @@ class EmbeddingLinker(AbstractEntityProvidingComponent, AbstractManualSerialisab
                 glob.append(i)
                 continue
             allowed = [c for c in m.ner_cuis if filters.check_filters(c)]
-            tg = sorted({t for c in allowed for t in self.index.cui_targets.get(c, [])})
+            tg = sorted({t for c in allowed for t in self.index.cui_targets.get(c, [])}
+                        - m.hidden_targets)
             if not tg:
                 continue
             sc = self.index.embeddings[torch.tensor(tg, dtype=torch.long)].float() @ q[i]
@@ -368,12 +369,16 @@ class EmbeddingLinker(AbstractEntityProvidingComponent, AbstractManualSerialisab
                     break
         if glob:
             mask = self.index.allowed_mask(filters)
-            sc, ix = self.index.topk(q[torch.tensor(glob)], 8, self.cnf.name_chunk_size, mask)
+            k = 8 + max(len(mentions[i].hidden_targets) for i in glob)
+            sc, ix = self.index.topk(q[torch.tensor(glob)], k, self.cnf.name_chunk_size, mask)
             for row, i in enumerate(glob):
                 best_cui: str | None = None
+                hidden = mentions[i].hidden_targets
                 for s, t in zip(sc[row].tolist(), ix[row].tolist(), strict=True):
                     if s == float("-inf"):
                         break
+                    if t in hidden:
+                        continue
                     cui = self.index.cui_of(t, filters.check_filters)
                     if best_cui is None:
                         best_cui, s1[i] = cui, s

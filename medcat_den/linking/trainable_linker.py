@@ -40,6 +40,7 @@ from tqdm.auto import tqdm
 from medcat_den.errors import TrainingError
 from medcat_den.linking.calibration import (
     REJECTION_THRESHOLDS,
+    fold_unseen_names,
     names_hidden,
     split_for_calibration,
     surface_forms,
@@ -85,6 +86,7 @@ class LinkExample:
     row: int = -1
     doc_text: str = ""
     chars: tuple[tuple[int, int], tuple[int, int]] = ((0, 0), (0, 0))  # mention, window
+    hidden_targets: frozenset[int] = frozenset()  # names treated as unseen for this row
 
 
 @dataclass
@@ -174,7 +176,8 @@ class TrainableEmbeddingLinker(EmbeddingLinker):
         return doc
 
     def _doc_examples(self, doc: Any, gold: dict[tuple[int, int], str],
-                      extra_negatives: Sequence[tuple[int, int]] = ()) -> list[LinkExample]:
+                      extra_negatives: Sequence[tuple[int, int]] = (),
+                      hidden_targets: frozenset[int] = frozenset()) -> list[LinkExample]:
         text = doc.base.text
         bounds = token_bounds(doc)
         mentions = self.candidates(doc, list(doc.ner_ents))
@@ -211,7 +214,8 @@ class TrainableEmbeddingLinker(EmbeddingLinker):
             out.append(LinkExample(
                 snip, span, m.kind, m.gen_sim, m.ner_cuis, m.end_tok - m.start_tok + 1,
                 _upper_ratio(text[m.start_char:m.end_char]), m.kind != KIND_GOLD,
-                float((m.start_char, m.end_char) in gold), cui, doc_text=text, chars=chars))
+                float((m.start_char, m.end_char) in gold), cui, doc_text=text, chars=chars,
+                hidden_targets=hidden_targets))
         return out
 
     def _pool_examples(self, examples: Sequence[LinkExample], grad: bool
@@ -274,21 +278,37 @@ class TrainableEmbeddingLinker(EmbeddingLinker):
         docs = parse_export(export, self.cdb.cui2info,
                             max_unknown_fraction=self.cnf.max_unknown_cui_fraction)
         tagging = self.cnf.use_tagger and self.tagger is not None
-        examples: list[LinkExample] = []
-        tags: list[TagExample] = []
-        for d in tqdm(docs, desc="Preparing training documents", leave=False):
-            if tagging:
+        if tagging:
+            for d in docs:
                 if not d.text.strip():
                     raise TrainingError(f"document {d.name!r} is empty (no text to tag)")
                 check_spans([(s, e) for s, e, _ in d.annotations], len(d.text),
                             f"document {d.name!r}")
-            doc = self.ner_doc(d.text)
-            rows = self._doc_examples(doc, {(s, e): c for s, e, c in d.annotations})
-            if tagging:
-                tags.append(self._tag_example(d.text, [(s, e) for s, e, _ in d.annotations]))
-            # per document: its rows' vectors come from the pass the tagger example just made
-            self._add_features(rows)
-            examples += rows
+        folds, hidden = self._unseen_name_folds(docs)
+        targets = {k: i for i, k in enumerate(self.index.keys)} if self.index.on_names else {}
+        examples: list[LinkExample] = []
+        tags: list[TagExample] = []
+        progress = tqdm(total=len(docs), desc="Preparing training documents", leave=False)
+        for fold in range(folds):
+            members = range(fold, len(docs), folds)
+            names = set().union(*(hidden[i] for i in members))
+            # the fold's own names are hidden from the NER while its documents are prepared
+            with names_hidden(self.cdb, names) if names else contextlib.nullcontext(0):
+                for i in members:
+                    d = docs[i]
+                    doc = self.ner_doc(d.text)
+                    rows = self._doc_examples(
+                        doc, {(s, e): c for s, e, c in d.annotations},
+                        hidden_targets=frozenset(targets[n] for n in hidden[i] if n in targets))
+                    if tagging:
+                        tags.append(self._tag_example(d.text,
+                                                      [(s, e) for s, e, _ in d.annotations]))
+                    # per document: its rows' vectors come from the pass the tagger example
+                    # just made
+                    self._add_features(rows)
+                    examples += rows
+                    progress.update()
+        progress.close()
         self._prepared.append(examples)
         logger.info("Prepared %d training rows (%d candidates, %d with a gold CUI) and %d "
                     "tagger documents", len(examples), sum(e.candidate for e in examples),
@@ -296,6 +316,16 @@ class TrainableEmbeddingLinker(EmbeddingLinker):
         # the tagger's documents are seen ``tagger_passes`` times per epoch: its BiLSTM needs
         # more passes than the linking heads, and its cached states make a pass cheap
         return [*examples, *(tags * max(1, self.cnf.tagger_passes))]  # type: ignore[list-item]
+
+    def _unseen_name_folds(self, docs: list[ExportDoc]) -> tuple[int, list[set[str]]]:
+        """(folds, per document the CDB names treated as unseen while preparing it)."""
+        folds = self.cnf.unseen_name_folds
+        if folds < 2 or len(docs) < folds * self.cnf.unseen_name_min_docs_per_fold:
+            return 1, [set() for _ in docs]
+        hidden = fold_unseen_names(docs, folds, self._dictionary_names)
+        logger.info("simulating unseen text: %d names hidden across %d folds of %d documents",
+                    sum(len(h) for h in hidden), folds, len(docs))
+        return folds, hidden
 
     def _tag_example(self, text: str, spans: list[tuple[int, int]]) -> TagExample:
         """Labels per transformer token; states cached in float16 while the LM is frozen."""
@@ -331,8 +361,8 @@ class TrainableEmbeddingLinker(EmbeddingLinker):
         m, w = encoded if encoded is not None else self._encode_batch(batch)
         q = self.context_model.model.project(m[rows])
         ex = [batch.examples[i] for i in rows]
-        mentions = [Mention(0, e.n_tokens - 1, 0, 0, e.kind, e.ner_cuis, gen_sim=e.gen_sim)
-                    for e in ex]
+        mentions = [Mention(0, e.n_tokens - 1, 0, 0, e.kind, e.ner_cuis, gen_sim=e.gen_sim,
+                            hidden_targets=e.hidden_targets) for e in ex]
         _, s1, s2 = self.link(q.detach(), mentions)
         scal = scalar_features(
             s1, s2, torch.tensor([e.gen_sim for e in ex]), torch.tensor([e.kind for e in ex]),
@@ -403,7 +433,8 @@ class TrainableEmbeddingLinker(EmbeddingLinker):
         m, w = self._encode_batch(batch) if ex else (torch.zeros(0), torch.zeros(0))
         if gold_rows:
             q = model.project(m[gold_rows])
-            loss = loss + self._contrastive(q, [ex[i].gold_cui or "" for i in gold_rows])
+            loss = loss + self._contrastive(q, [ex[i].gold_cui or "" for i in gold_rows],
+                                            [ex[i].hidden_targets for i in gold_rows])
         if cand_rows and self.scorer is not None:
             feats = self._scorer_features(batch, cand_rows, (m, w))
             logits = self.scorer(*feats)
@@ -416,7 +447,8 @@ class TrainableEmbeddingLinker(EmbeddingLinker):
             loss = loss + self.cnf.tagger_loss_weight * self._tagger_loss(batch.tags)
         return loss
 
-    def _contrastive(self, q: Tensor, gold: list[str]) -> Tensor:
+    def _contrastive(self, q: Tensor, gold: list[str],
+                     hidden: Sequence[frozenset[int]] | None = None) -> Tensor:
         dev = q.device
         idx = self.index
         with torch.no_grad():
@@ -427,6 +459,9 @@ class TrainableEmbeddingLinker(EmbeddingLinker):
         positives: list[int] = []
         for r, cui in enumerate(gold):
             pos_targets = idx.cui_targets[cui]
+            if hidden is not None and hidden[r]:
+                # a mention simulating unseen text learns to match its concept's other names
+                pos_targets = [t for t in pos_targets if t not in hidden[r]] or pos_targets
             if len(pos_targets) == 1:
                 pos = pos_targets[0]
             else:

@@ -9,12 +9,14 @@ import pytest
 
 from medcat_den.linking.calibration import (
     REJECTION_THRESHOLDS,
+    fold_unseen_names,
     names_hidden,
     split_for_calibration,
     surface_forms,
     unseen_names,
 )
-from medcat_den.linking.export_data import parse_export
+from medcat_den.linking.candidates import KIND_TAGGED, Mention
+from medcat_den.linking.export_data import ExportDoc, parse_export
 
 
 @pytest.fixture()
@@ -127,3 +129,54 @@ def test_fit_calibrates_with_the_training_parts_surface_forms(
     assert got["held"] == len(held["projects"][0]["documents"])
     expected = surface_forms(parse_export(keep, None)) if hide else None
     assert got["seen"] == expected
+
+
+def test_fold_unseen_names_are_the_names_no_other_fold_uses() -> None:
+    docs = [ExportDoc("a", "Asthma and gout.", [(0, 6, "C1"), (11, 15, "C2")]),
+            ExportDoc("b", "asthma here", [(0, 6, "C1")]),
+            ExportDoc("c", "Gout, twice: gout", [(0, 4, "C2"), (13, 17, "C2")]),
+            ExportDoc("d", "nothing annotated", [])]
+    names = {"asthma": "asthma", "gout": "gout"}
+
+    def detect(text: str) -> list[tuple[int, int, str]]:
+        low = text.lower()
+        out = []
+        for form, name in names.items():
+            at = low.find(form)
+            while at >= 0:
+                out.append((at, at + len(form), name))
+                at = low.find(form, at + 1)
+        return out
+
+    # folds of 2: a and c are fold 0, b and d fold 1. "asthma" is in both folds; "gout"
+    # only in fold 0 (a and c), so a and c treat it as unseen
+    assert fold_unseen_names(docs, 2, detect) == [{"gout"}, set(), {"gout"}, set()]
+    # folds of 4: every document its own fold; b's asthma is also in a, so nothing in b
+    assert fold_unseen_names(docs, 4, detect) == [set(), set(), set(), set()]
+
+
+def test_training_rows_simulate_unseen_text_and_leave_the_cdb_as_it_was(
+        trained_cat: Any, toy_train: dict[str, Any]) -> None:
+    from medcat_den.linking.builder import get_linker
+
+    linker = get_linker(trained_cat)
+    linker.cnf.unseen_name_folds, linker.cnf.unseen_name_min_docs_per_fold = 4, 1
+    before = _cdb_state(linker.cdb)
+    docs = parse_export(toy_train, None)
+    hidden = fold_unseen_names(docs, 4, linker._dictionary_names)
+    assert any(hidden)
+    rows = [e for e in linker.preprocess(toy_train) if hasattr(e, "hidden_targets")]
+    assert _cdb_state(linker.cdb) == before
+    simulated = [e for e in rows if e.hidden_targets and e.gold_cui is not None
+                 and e.kind == KIND_TAGGED]
+    assert simulated, "a gold mention whose name is hidden must become a tagged-span row"
+    # linking never uses a hidden name: with its own name hidden, a row is linked elsewhere
+    key_of = dict(enumerate(linker.index.keys))
+    for e in simulated[:5]:
+        q = linker.index.embeddings[min(e.hidden_targets)].float().unsqueeze(0)
+        own = Mention(0, 0, 0, 0, KIND_TAGGED)
+        masked = Mention(0, 0, 0, 0, KIND_TAGGED, hidden_targets=e.hidden_targets)
+        _, s_own, _ = linker.link(q, [own])
+        _, s_masked, _ = linker.link(q, [masked])
+        assert float(s_own[0]) > 0.99 and float(s_masked[0]) < float(s_own[0])
+        assert all(key_of[t] in set().union(*hidden) for t in e.hidden_targets)
