@@ -285,6 +285,8 @@ class TrainableEmbeddingLinker(EmbeddingLinker):
                 check_spans([(s, e) for s, e, _ in d.annotations], len(d.text),
                             f"document {d.name!r}")
         folds, hidden = self._unseen_name_folds(docs)
+        if tagging and folds > 1:
+            self.generator()  # made from the whole CDB, before any fold hides names
         targets = {k: i for i, k in enumerate(self.index.keys)} if self.index.on_names else {}
         examples: list[LinkExample] = []
         tags: list[TagExample] = []
@@ -323,8 +325,8 @@ class TrainableEmbeddingLinker(EmbeddingLinker):
         if folds < 2 or len(docs) < folds * self.cnf.unseen_name_min_docs_per_fold:
             return 1, [set() for _ in docs]
         hidden = fold_unseen_names(docs, folds, self._dictionary_names)
-        logger.info("simulating unseen text: %d names hidden across %d folds of %d documents",
-                    sum(len(h) for h in hidden), folds, len(docs))
+        logger.info("simulating unseen text: %d names hidden, each in its fold (%d folds of "
+                    "%d documents)", len(set().union(*hidden)), folds, len(docs))
         return folds, hidden
 
     def _tag_example(self, text: str, spans: list[tuple[int, int]]) -> TagExample:
