@@ -62,21 +62,23 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="linker_quality_") as tmp:
         work = args.workdir or tmp
         epochs = ["--epochs", str(args.epochs)] if args.epochs else []
-        _run(["linker", "build", "--concepts", os.path.join(DATA, "concepts.csv"), "--out", work,
-              "--trainable", "--name", "ncbi"])
+
+        def build(name: str, *sets: str) -> None:
+            _run(["linker", "build", "--concepts", os.path.join(DATA, "concepts.csv"), "--out",
+                  work, "--trainable", "--name", name, *sets])
+
+        def train(base: str, name: str, *extra: str) -> None:
+            _run(["linker", "train", os.path.join(work, base), "--train",
+                  os.path.join(DATA, "train.json"), "--out", work, "--name", name, *epochs,
+                  *extra])
+
+        build("ncbi")
         started = time.perf_counter()
-        _run(["linker", "train", os.path.join(work, "ncbi"), "--train",
-              os.path.join(DATA, "train.json"), "--out", work, "--name", "ncbi_trained",
-              *epochs])
+        train("ncbi", "ncbi_trained")
         train_s = time.perf_counter() - started
-        _run(["linker", "train", os.path.join(work, "ncbi"), "--train",
-              os.path.join(DATA, "train.json"), "--out", work, "--name", "ncbi_calibrated",
-              *epochs, "--calibrate"])
-        _run(["linker", "build", "--concepts", os.path.join(DATA, "concepts.csv"), "--out", work,
-              "--trainable", "--name", "ncbi_nosim", "--set", "unseen_name_folds=0"])
-        _run(["linker", "train", os.path.join(work, "ncbi_nosim"), "--train",
-              os.path.join(DATA, "train.json"), "--out", work, "--name", "ncbi_nosim_trained",
-              *epochs])
+        train("ncbi", "ncbi_calibrated", "--calibrate")
+        build("ncbi_nosim", "--set", "unseen_name_folds=0")
+        train("ncbi_nosim", "ncbi_nosim_trained")
         trained = os.path.join(work, "ncbi_trained")
         rows = {
             "untrained": _evaluate(os.path.join(work, "ncbi")),

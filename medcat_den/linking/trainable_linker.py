@@ -297,18 +297,11 @@ class TrainableEmbeddingLinker(EmbeddingLinker):
             # the fold's own names are hidden from the NER while its documents are prepared
             with names_hidden(self.cdb, names) if names else contextlib.nullcontext(0):
                 for i in members:
-                    d = docs[i]
-                    doc = self.ner_doc(d.text)
-                    rows = self._doc_examples(
-                        doc, {(s, e): c for s, e, c in d.annotations},
-                        hidden_targets=frozenset(targets[n] for n in hidden[i] if n in targets))
-                    if tagging:
-                        tags.append(self._tag_example(d.text,
-                                                      [(s, e) for s, e, _ in d.annotations]))
-                    # per document: its rows' vectors come from the pass the tagger example
-                    # just made
-                    self._add_features(rows)
+                    rows, tag = self._prepare_document(
+                        docs[i], frozenset(targets[n] for n in hidden[i] if n in targets),
+                        tagging)
                     examples += rows
+                    tags += [tag] if tag is not None else []
                     progress.update()
         progress.close()
         self._prepared.append(examples)
@@ -318,6 +311,17 @@ class TrainableEmbeddingLinker(EmbeddingLinker):
         # the tagger's documents are seen ``tagger_passes`` times per epoch: its BiLSTM needs
         # more passes than the linking heads, and its cached states make a pass cheap
         return [*examples, *(tags * max(1, self.cnf.tagger_passes))]  # type: ignore[list-item]
+
+    def _prepare_document(self, d: ExportDoc, hidden_targets: frozenset[int], tagging: bool
+                          ) -> tuple[list[LinkExample], TagExample | None]:
+        doc = self.ner_doc(d.text)
+        rows = self._doc_examples(doc, {(s, e): c for s, e, c in d.annotations},
+                                  hidden_targets=hidden_targets)
+        tag = (self._tag_example(d.text, [(s, e) for s, e, _ in d.annotations])
+               if tagging else None)
+        # its rows' vectors come from the pass the tagger example just made
+        self._add_features(rows)
+        return rows, tag
 
     def _unseen_name_folds(self, docs: list[ExportDoc]) -> tuple[int, list[set[str]]]:
         """(folds, per document the CDB names treated as unseen while preparing it)."""
