@@ -161,6 +161,31 @@ def test_span_score_and_layers() -> None:
         resolve_layers([], 6)
 
 
+def test_unpacked_bidirectional_lstm_equals_a_packed_one() -> None:
+    import torch
+    from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+    from medcat_den.linking.mention_tagger import bidirectional_lstm
+
+    torch.manual_seed(0)
+    rnn = torch.nn.LSTM(6, 5, batch_first=True, bidirectional=True)
+    lengths = torch.tensor([7, 3, 5, 1])
+    x = torch.randn(4, 7, 6, requires_grad=True)
+    packed = pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)
+    expected, _ = pad_packed_sequence(rnn(packed)[0], batch_first=True)
+    got = bidirectional_lstm(rnn, x, lengths)
+    real = torch.arange(7)[None, :] < lengths[:, None]
+    assert torch.allclose(got[real], expected[real], atol=1e-6)
+    # and the same gradients, for the input and for both directions' weights
+    weights = torch.randn(4, 7, 10) * real[:, :, None]
+    grads_expected = torch.autograd.grad((expected * weights).sum(),
+                                         [x, rnn.weight_hh_l0, rnn.weight_ih_l0_reverse])
+    grads_got = torch.autograd.grad((got * weights).sum(),
+                                    [x, rnn.weight_hh_l0, rnn.weight_ih_l0_reverse])
+    for a, b in zip(grads_got, grads_expected, strict=True):
+        assert torch.allclose(a, b, atol=1e-5)
+
+
 def test_tagged_spans_replace_dictionary_head_words(trainable_pack: Path) -> None:
     """A dictionary match strictly inside a tagged span gives way to the longer span; a
     match the tagger does not see as a mention is dropped; an exact match stays."""
