@@ -381,10 +381,28 @@ class TrainableEmbeddingLinker(EmbeddingLinker):
         return LinkBatch(torch.tensor([e.row for e in links], dtype=torch.long), links, tags)
 
     def _name_vectors(self) -> Tensor:
-        """Pooled (pre-projection) encodings of all targets; cached while the LM is frozen."""
+        """Pooled (pre-projection) encodings of all targets; cached while the LM is frozen.
+
+        While the projection is still the identity (a pack never trained, or one without a
+        projection), the index's embeddings are exactly these encodings, L2-normalised; the
+        projection's normalisation ignores scale, so they are used instead of encoding every
+        name again (for a large CDB, most of a short fine-tune)."""
         if self._name_pooled is None or self._name_pooled.shape[0] != len(self.index):
-            self._name_pooled = super().pooled_names()
+            if self._index_holds_pooled_names():
+                self._name_pooled = self.index.embeddings.float()
+            else:
+                self._name_pooled = super().pooled_names()
         return self._name_pooled
+
+    def _index_holds_pooled_names(self) -> bool:
+        if self.index.is_stale(self.cdb) or len(self.index) == 0:
+            return False
+        proj = self.context_model.model.projection
+        if proj is None:
+            return True
+        with torch.no_grad():
+            eye = torch.eye(proj.weight.shape[0], device=proj.weight.device)
+            return bool(torch.equal(proj.weight, eye) and not proj.bias.any())
 
     def pooled_names(self) -> Tensor:
         return self._name_vectors() if self.lm_frozen else super().pooled_names()
