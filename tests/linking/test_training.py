@@ -196,7 +196,7 @@ def test_fit_is_the_trainer_loop(trainable_pack: Path, toy_train: dict[str, Any]
     cnf = by_trainer.cnf
     config = TrainerConfig(epochs=2, batch_size=cnf.training_batch_size,
                            learning_rate=cnf.learning_rate, weight_decay=cnf.weight_decay,
-                           lr_schedule="constant", max_grad_norm=None, seed=cnf.seed)
+                           lr_schedule="linear", max_grad_norm=None, seed=cnf.seed)
     with by_trainer._step_threads():
         history = Trainer(by_trainer.as_trainable(), config, progress=False).fit(toy_train).history
     assert by_fit.get_hash() == by_trainer.get_hash()
