@@ -25,7 +25,7 @@ def test_build_train_evaluate(tmp_path: Path, tiny_bert_dir: Path, concepts_csv:
     assert (pack / "saved_components" / "core_linking" / "linker.json").exists()
     capsys.readouterr()
     assert main(["linker", "train", str(pack), "--train", str(train), "--devel", str(test),
-                 "--out", str(tmp_path / "out"), "--epochs", "2", "--lr", "0.005",
+                 "--out", str(tmp_path / "out"), "--epochs", "1", "--lr", "0.005",
                  "--name", "p1"]) == 0
     out = capsys.readouterr().out
     assert "devel: P" in out and "saved" in out
