@@ -28,6 +28,9 @@ Config keys (all have defaults; none is hard-coded elsewhere):
 - ``learning_rate``, ``lm_learning_rate``, ``weight_decay``, ``temperature``,
   ``negative_sampling_k``, ``negative_sampling_candidate_pool_size``,
   ``rejection_loss_weight``, ``epochs``, ``seed``, ``device``,
+  ``average_weights_after`` (0.5: ``fit`` ends with the mean of the weights after each
+  epoch past the first half, SWA-style (:mod:`medcat_den.training.weight_averaging`); on
+  NCBI devel, 7 epochs, F1 0.752 against 0.732 for the last weights; null = off),
   ``training_num_threads`` (torch threads for frozen-LM training steps on CPU; 0, the
   default, keeps torch's setting, which the tagger's LSTM uses; 1 suits linking alone),
   ``max_unknown_cui_fraction``
@@ -105,6 +108,7 @@ class EmbeddingLinkingConfig(Linking):
     negative_sampling_candidate_pool_size: int = 64
     rejection_loss_weight: float = 1.0
     epochs: int = 7
+    average_weights_after: float | None = 0.5
     seed: int = 0
     device: str = "auto"
     encoder_dtype: str = "auto"

@@ -610,12 +610,13 @@ class TrainableEmbeddingLinker(EmbeddingLinker):
             seen = (surface_forms(parse_export(train_export, None))
                     if cnf.calibration_hides_unseen_names else None)
         # one training loop for every entry point: the same Trainer the jobs, the caikit
-        # trainer and the Ray trainer drive. Constant LR and no clipping: the settings this
-        # linker's defaults were chosen with.
-        config = TrainerConfig(epochs=epochs, batch_size=bs, learning_rate=lr,
-                               weight_decay=wd, lr_schedule="constant", max_grad_norm=None,
-                               seed=cnf.seed, eval_each_epoch=False,
-                               checkpoint_each_epoch=False)
+        # trainer and the Ray trainer drive. Constant LR, no clipping and the mean of the
+        # last epochs' weights: the settings this linker's defaults were chosen with.
+        config = TrainerConfig.from_any({
+            "epochs": epochs, "batch_size": bs, "learning_rate": lr, "weight_decay": wd,
+            "lr_schedule": "constant", "max_grad_norm": None, "seed": cnf.seed,
+            "eval_each_epoch": False, "checkpoint_each_epoch": False,
+            "average_weights_after": cnf.average_weights_after})
         adapter = self.as_trainable()
         trainer = Trainer(adapter, config, progress=False,
                           callbacks=[ProgressCallback(desc="Training linker")])

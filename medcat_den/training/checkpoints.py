@@ -69,8 +69,10 @@ class CheckpointManager:
         return found[-1] if found else None
 
     def save(self, component_state: dict[str, Any], optimizer: torch.optim.Optimizer,
-             scheduler: torch.optim.lr_scheduler.LRScheduler, state: TrainerState) -> Path:
-        """Write a checkpoint for ``state.global_step`` and rotate old ones."""
+             scheduler: torch.optim.lr_scheduler.LRScheduler, state: TrainerState,
+             averaged: dict[str, Any] | None = None) -> Path:
+        """Write a checkpoint for ``state.global_step`` (with ``averaged``, the weight
+        averaging's sums, when that is on)."""
         self.directory.mkdir(parents=True, exist_ok=True)
         final = self.directory / f"checkpoint-{state.global_step}"
         tmp = self.directory / f".tmp-checkpoint-{state.global_step}-{os.getpid()}"
@@ -80,6 +82,8 @@ class CheckpointManager:
         torch.save(optimizer.state_dict(), tmp / "optimizer.pt")
         torch.save(scheduler.state_dict(), tmp / "scheduler.pt")
         torch.save(capture_rng(), tmp / "rng.pt")
+        if averaged is not None:
+            torch.save(averaged, tmp / "averaged.pt")
         (tmp / "trainer_state.json").write_text(json.dumps(state.to_dict(), indent=1))
         if final.exists():
             shutil.rmtree(final)
@@ -105,7 +109,10 @@ class CheckpointManager:
             raise TrainingError(f"not a complete checkpoint: {folder} (missing "
                                 f"{', '.join(missing)})")
         try:
+            averaged = folder / "averaged.pt"
             return {
+                "averaged": (torch.load(averaged, weights_only=True) if averaged.is_file()
+                             else None),
                 "trainable": torch.load(folder / "trainable.pt", weights_only=True),
                 "optimizer": torch.load(folder / "optimizer.pt", weights_only=True),
                 "scheduler": torch.load(folder / "scheduler.pt", weights_only=True),

@@ -11,7 +11,10 @@ Keys (all optional; unknown keys are rejected):
 ``early_stopping_min_delta``, ``load_best_at_end``, ``time_limit_s``, ``device`` (passed to
 the component's ``set_device`` if it has one; ``None`` = leave it where it is),
 ``num_threads`` (torch intra-op threads, set process-wide for the run; ``None`` = torch's
-default. Small models on shared CPUs are often much faster with 1).
+default. Small models on shared CPUs are often much faster with 1),
+``average_weights_after`` (fraction of the epochs after which the epoch-end weights are
+averaged into the final ones, see :mod:`~medcat_den.training.weight_averaging`; ``None`` =
+off).
 """
 
 from __future__ import annotations
@@ -51,6 +54,7 @@ class TrainerConfig(BaseModel):
     time_limit_s: float | None = Field(default=None, gt=0)
     device: str | None = None
     num_threads: int | None = Field(default=None, ge=1)
+    average_weights_after: float | None = Field(default=None, ge=0, lt=1)
 
     @model_validator(mode="after")
     def _check_warmup(self) -> TrainerConfig:

@@ -4,7 +4,8 @@ Config: a :class:`~medcat_den.training.config.TrainerConfig`; ``checkpoint_dir``
 = no checkpoints), ``callbacks``, ``cancel_token``, ``progress`` (add the default
 tqdm/logging callback). ``fit(train, eval=None, resume_from=None)`` continues a
 checkpointed run exactly: data order is a function of (seed, epoch), and the optimizer,
-scheduler, RNG states and position are restored.
+scheduler, RNG states and position are restored. With ``average_weights_after`` the run
+ends with the mean of its last epochs' weights (:mod:`~medcat_den.training.weight_averaging`).
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from medcat_den.training.progress import ProgressCallback
 from medcat_den.training.protocol import TrainableComponent
 from medcat_den.training.schedule import make_scheduler
 from medcat_den.training.state import TrainerControl, TrainerState
+from medcat_den.training.weight_averaging import WeightAverage, first_averaged_epoch
 
 _log = logging.getLogger(__name__)
 
@@ -97,6 +99,7 @@ class Trainer:
         # the optimizer and scheduler of the running fit() (for save_checkpoint)
         self._live: tuple[torch.optim.Optimizer,
                           torch.optim.lr_scheduler.LRScheduler] | None = None
+        self._average: WeightAverage | None = None
 
     # -- public -----------------------------------------------------------------------
 
@@ -128,6 +131,7 @@ class Trainer:
         self.state = TrainerState(max_steps=max_steps, steps_per_epoch=steps_per_epoch,
                                   num_epochs=cfg.epochs)
         self.control = TrainerControl()
+        self._average = WeightAverage() if cfg.average_weights_after is not None else None
         if resume_from is not None:
             self._resume(Path(resume_from), optimizer, scheduler)
 
@@ -143,6 +147,8 @@ class Trainer:
             if cfg.load_best_at_end and state.best_checkpoint:
                 best = CheckpointManager.load(state.best_checkpoint)
                 self.component.load_trainable_state_dict(best["trainable"])
+            elif self._average is not None:
+                self._apply_average(optimizer)
             self.component.train(False)
             self.component.on_train_end()
             metrics: dict[str, float] = {}
@@ -200,6 +206,11 @@ class Trainer:
                 f"({saved.steps_per_epoch} steps/epoch x {saved.num_epochs} epochs, now "
                 f"{self.state.steps_per_epoch} x {self.state.num_epochs})")
         self.component.load_trainable_state_dict(ckpt["trainable"])
+        if self._average is not None and ckpt.get("averaged") is not None:
+            try:
+                self._average.load_state_dict(ckpt["averaged"], _parameters(optimizer))
+            except ValueError as err:
+                raise TrainingError(f"checkpoint {path}: {err}") from None
         optimizer.load_state_dict(ckpt["optimizer"])
         scheduler.load_state_dict(ckpt["scheduler"])
         restore_rng(ckpt["rng"])
@@ -220,7 +231,10 @@ class Trainer:
               scheduler: torch.optim.lr_scheduler.LRScheduler, started: float) -> None:
         cfg, state, control = self.config, self.state, self.control
         accum = cfg.gradient_accumulation_steps
-        params = [p for group in optimizer.param_groups for p in group["params"]]
+        params = _parameters(optimizer)
+        average_from = (first_averaged_epoch(cfg.epochs, cfg.average_weights_after)
+                        if self._average is not None and cfg.average_weights_after is not None
+                        else None)
         n = len(examples)
         self.component.train(True)
         for epoch in range(state.epoch, cfg.epochs):
@@ -269,6 +283,9 @@ class Trainer:
                     improved = self._record_eval(self._evaluate(eval_export, eval_examples))
                     self.component.train(True)
                 if end_of_epoch:
+                    if self._average is not None and average_from is not None \
+                            and epoch + 1 >= average_from:
+                        self._average.add(params, epoch + 1)
                     self._call("on_epoch_end")
                     state.epoch, state.batches_in_epoch = epoch + 1, 0
                 if self.checkpoints is not None and (
@@ -322,7 +339,23 @@ class Trainer:
         target = self.checkpoints.directory / f"checkpoint-{state.global_step}"
         if improved:
             state.best_checkpoint = str(target)
-        path = self.checkpoints.save(self.component.trainable_state_dict(), optimizer,
-                                     scheduler, state)
+        path = self.checkpoints.save(
+            self.component.trainable_state_dict(), optimizer, scheduler, state,
+            self._average.state_dict() if self._average is not None else None)
         self.checkpoints.rotate(protect=state.best_checkpoint)
         self._call("on_save", str(path))
+
+    def _apply_average(self, optimizer: torch.optim.Optimizer) -> None:
+        """End with the mean of the averaged epochs' weights (two or more of them)."""
+        average = self._average
+        if average is None:
+            return
+        if average.apply(_parameters(optimizer)):
+            epochs = average.epochs
+            _log.info("final weights: the mean of the weights after epochs %d-%d",
+                      epochs[0], epochs[-1])
+            self.state.log_history.append({"epoch": epochs[-1], "averaged_epochs": epochs})
+
+
+def _parameters(optimizer: torch.optim.Optimizer) -> list[torch.nn.Parameter]:
+    return [p for group in optimizer.param_groups for p in group["params"]]

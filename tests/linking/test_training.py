@@ -191,15 +191,17 @@ def test_fit_is_the_trainer_loop(trainable_pack: Path, toy_train: dict[str, Any]
     from medcat_den.training import Trainer, TrainerConfig
 
     by_fit = get_linker(CAT.load_model_pack(str(trainable_pack)))
-    result = by_fit.fit(toy_train, epochs=2)
+    result = by_fit.fit(toy_train, epochs=3)
     by_trainer = get_linker(CAT.load_model_pack(str(trainable_pack)))
     cnf = by_trainer.cnf
-    config = TrainerConfig(epochs=2, batch_size=cnf.training_batch_size,
+    config = TrainerConfig(epochs=3, batch_size=cnf.training_batch_size,
                            learning_rate=cnf.learning_rate, weight_decay=cnf.weight_decay,
-                           lr_schedule="constant", max_grad_norm=None, seed=cnf.seed)
+                           lr_schedule="constant", max_grad_norm=None, seed=cnf.seed,
+                           average_weights_after=cnf.average_weights_after)
     with by_trainer._step_threads():
         history = Trainer(by_trainer.as_trainable(), config, progress=False).fit(toy_train).history
     assert by_fit.get_hash() == by_trainer.get_hash()
+    assert {"epoch": 3, "averaged_epochs": [2, 3]} in history  # both end with epochs 2-3's mean
     assert result["loss_last_epoch"] == pytest.approx(
-        sum(h["loss"] for h in history if h["epoch"] == 2)
-        / sum(1 for h in history if h["epoch"] == 2))
+        sum(h["loss"] for h in history if h["epoch"] == 3 and "loss" in h)
+        / sum(1 for h in history if h["epoch"] == 3 and "loss" in h))
