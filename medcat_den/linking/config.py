@@ -29,8 +29,8 @@ Config keys (all have defaults; none is hard-coded elsewhere):
   ``negative_sampling_k``, ``negative_sampling_candidate_pool_size``,
   ``rejection_loss_weight``, ``epochs``, ``seed``, ``device``,
   ``average_weights_after`` (0.5: ``fit`` ends with the mean of the weights after each
-  epoch past the first half, SWA-style (:mod:`medcat_den.training.weight_averaging`); on
-  NCBI devel, 7 epochs, F1 0.749–0.752 against 0.730–0.734 for the last weights; null = off),
+  epoch past the first half, SWA-style (:mod:`medcat_den.training.weight_averaging`,
+  measured in docs/linker.md); null = off),
   ``training_num_threads`` (torch threads for frozen-LM training steps on CPU; 0, the
   default, keeps torch's setting, which the tagger's LSTM uses; 1 suits linking alone),
   ``max_unknown_cui_fraction``

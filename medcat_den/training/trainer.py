@@ -131,7 +131,9 @@ class Trainer:
         self.state = TrainerState(max_steps=max_steps, steps_per_epoch=steps_per_epoch,
                                   num_epochs=cfg.epochs)
         self.control = TrainerControl()
-        self._average = WeightAverage() if cfg.average_weights_after is not None else None
+        self._average = (
+            WeightAverage(first_averaged_epoch(cfg.epochs, cfg.average_weights_after))
+            if cfg.average_weights_after is not None else None)
         if resume_from is not None:
             self._resume(Path(resume_from), optimizer, scheduler)
 
@@ -147,8 +149,11 @@ class Trainer:
             if cfg.load_best_at_end and state.best_checkpoint:
                 best = CheckpointManager.load(state.best_checkpoint)
                 self.component.load_trainable_state_dict(best["trainable"])
-            elif self._average is not None:
-                self._apply_average(optimizer)
+            elif self._average is not None and self._average.apply(_parameters(optimizer)):
+                epochs = self._average.epochs
+                _log.info("final weights: the mean of the weights after epochs %d-%d",
+                          epochs[0], epochs[-1])
+                state.log_history.append({"epoch": epochs[-1], "averaged_epochs": list(epochs)})
             self.component.train(False)
             self.component.on_train_end()
             metrics: dict[str, float] = {}
@@ -232,9 +237,6 @@ class Trainer:
         cfg, state, control = self.config, self.state, self.control
         accum = cfg.gradient_accumulation_steps
         params = _parameters(optimizer)
-        average_from = (first_averaged_epoch(cfg.epochs, cfg.average_weights_after)
-                        if self._average is not None and cfg.average_weights_after is not None
-                        else None)
         n = len(examples)
         self.component.train(True)
         for epoch in range(state.epoch, cfg.epochs):
@@ -283,9 +285,8 @@ class Trainer:
                     improved = self._record_eval(self._evaluate(eval_export, eval_examples))
                     self.component.train(True)
                 if end_of_epoch:
-                    if self._average is not None and average_from is not None \
-                            and epoch + 1 >= average_from:
-                        self._average.add(params, epoch + 1)
+                    if self._average is not None:
+                        self._average.epoch_ended(params, epoch + 1)
                     self._call("on_epoch_end")
                     state.epoch, state.batches_in_epoch = epoch + 1, 0
                 if self.checkpoints is not None and (
@@ -344,17 +345,6 @@ class Trainer:
             self._average.state_dict() if self._average is not None else None)
         self.checkpoints.rotate(protect=state.best_checkpoint)
         self._call("on_save", str(path))
-
-    def _apply_average(self, optimizer: torch.optim.Optimizer) -> None:
-        """End with the mean of the averaged epochs' weights (two or more of them)."""
-        average = self._average
-        if average is None:
-            return
-        if average.apply(_parameters(optimizer)):
-            epochs = average.epochs
-            _log.info("final weights: the mean of the weights after epochs %d-%d",
-                      epochs[0], epochs[-1])
-            self.state.log_history.append({"epoch": epochs[-1], "averaged_epochs": epochs})
 
 
 def _parameters(optimizer: torch.optim.Optimizer) -> list[torch.nn.Parameter]:

@@ -27,35 +27,37 @@ def first_averaged_epoch(epochs: int, start: float) -> int:
 
 
 class WeightAverage:
-    """Running sum of parameter snapshots; :meth:`apply` writes their mean back."""
+    """Running sum of the epoch-end weights from ``first_epoch`` on; :meth:`apply` writes
+    their mean back."""
 
-    def __init__(self) -> None:
-        self.count = 0
-        self.epochs: list[int] = []
+    def __init__(self, first_epoch: int) -> None:
+        self.first_epoch = first_epoch
+        self.epochs: list[int] = []  # the epochs summed so far
         self._sums: list[torch.Tensor] = []
 
-    def add(self, params: Sequence[torch.nn.Parameter], epoch: int) -> None:
+    def epoch_ended(self, params: Sequence[torch.nn.Parameter], epoch: int) -> None:
+        """Add the weights after (1-based) ``epoch`` if it is one of the averaged epochs."""
+        if epoch < self.first_epoch:
+            return
         with torch.no_grad():
             if not self._sums:
                 self._sums = [p.detach().float().clone() for p in params]
             else:
                 for total, p in zip(self._sums, params, strict=True):
                     total.add_(p.detach().float())
-        self.count += 1
         self.epochs.append(epoch)
 
     def apply(self, params: Sequence[torch.nn.Parameter]) -> bool:
         """Copy the mean into ``params``; False (nothing written) below two snapshots."""
-        if self.count < 2:
+        if len(self.epochs) < 2:
             return False
         with torch.no_grad():
             for total, p in zip(self._sums, params, strict=True):
-                p.copy_((total / self.count).to(device=p.device, dtype=p.dtype))
+                p.copy_((total / len(self.epochs)).to(device=p.device, dtype=p.dtype))
         return True
 
     def state_dict(self) -> dict[str, Any]:
-        return {"count": self.count, "epochs": list(self.epochs),
-                "sums": [t.detach().cpu() for t in self._sums]}
+        return {"epochs": list(self.epochs), "sums": [t.detach().cpu() for t in self._sums]}
 
     def load_state_dict(self, state: dict[str, Any],
                         params: Sequence[torch.nn.Parameter]) -> None:
@@ -63,7 +65,6 @@ class WeightAverage:
         if sums and len(sums) != len(params):
             raise ValueError(f"the checkpoint averages {len(sums)} parameters, the component "
                              f"trains {len(params)}")
-        self.count = int(state.get("count", 0))
         self.epochs = [int(e) for e in state.get("epochs", [])]
         self._sums = ([t.to(p.device) for t, p in zip(sums, params, strict=True)]
                       if sums else [])
