@@ -9,8 +9,9 @@ model (the local all-MiniLM-L6-v2):
 1. training mentions/s: ``fit`` (ours) vs ``cat.trainer.train_supervised_raw`` (upstream,
    per-epoch recipe + re-embedding), same documents and epochs       (target >= 2x)
 2. inference docs/s on devel with the trained packs: ours at its defaults (one encoder pass
-   per document, shared by the tagger and every mention), without the tagger, and with one
-   pass per candidate window at the upstream's window (14), vs upstream with
+   per document, shared by the tagger and every mention), without the tagger, with one
+   pass per candidate window at the upstream's window (14), and with MedCAT's own token
+   normaliser (the upstream pack's; ours remembers or skips its spell-check work), vs upstream with
    ``use_pre_inference=False`` (it then embeds every mention, like ours) (target >= 1.5x),
    and vs upstream defaults (it then embeds only mentions with several candidate CUIs: a
    dictionary linker for the rest) (target >= 0.45x)
@@ -154,6 +155,7 @@ def _time_docs(cat: Any, texts: list[str]) -> float:
 def part_infer_ours(args: argparse.Namespace) -> dict[str, Any]:
     sys.path.insert(0, ROOT)
     from medcat.cat import CAT
+    from medcat.components.types import CoreComponentType
 
     from medcat_den.linking.builder import get_linker
 
@@ -161,7 +163,10 @@ def part_infer_ours(args: argparse.Namespace) -> dict[str, Any]:
     texts = [d["text"] for p in devel["projects"] for d in p["documents"]]
     cat = CAT.load_model_pack(os.path.join(args.workdir, "ours"))
     cnf = cat.config.components.linking
-    out: dict[str, Any] = {"docs_per_s": _time_docs(cat, texts),
+    window = cnf.context_window_size
+    out: dict[str, Any] = {"normaliser": type(cat.pipe.get_component(
+                               CoreComponentType.token_normalizing)).__name__,
+                           "docs_per_s": _time_docs(cat, texts),
                            "encoder_dtype": cnf.encoder_dtype,
                            "mention_encoding": "document" if get_linker(cat).encodes_documents()
                            else "window",
@@ -175,7 +180,24 @@ def part_infer_ours(args: argparse.Namespace) -> dict[str, Any]:
     cnf.context_window_size = UPSTREAM_WINDOW
     out["docs_per_s_upstream_window"] = _time_docs(cat, texts)
     out["f1_upstream_window"] = _strict_f1(cat, devel)["f1"]
+    # the defaults again with MedCAT's own token normaliser (the upstream pack's), in place of
+    # the one build_cat gives our packs (same output, spell-check work remembered or skipped)
+    cnf.use_tagger, cnf.mention_encoding = True, "auto"
+    cnf.context_window_size = window
+    out["docs_per_s_medcat_normaliser"] = _time_docs(_with_medcat_normaliser(cat), texts)
+    out["f1_medcat_normaliser"] = _strict_f1(cat, devel)["f1"]
     return out
+
+
+def _with_medcat_normaliser(cat: Any) -> Any:
+    from medcat.components.normalizing.normalizer import TokenNormalizer
+    from medcat.components.types import CoreComponentType
+
+    comps = cat.pipe._components
+    i = next(i for i, c in enumerate(comps)
+             if c.get_type() is CoreComponentType.token_normalizing)
+    comps[i] = TokenNormalizer(cat.pipe.tokenizer, cat.config, cat.cdb.token_counts, cat.vocab)
+    return cat
 
 
 def part_train_upstream(args: argparse.Namespace) -> dict[str, Any]:
@@ -416,6 +438,10 @@ def main() -> int:
           f"({UPSTREAM_WINDOW} tokens, like the upstream) "
           f"{o.get('docs_per_s_upstream_window', 0):8.2f} ({f1(o, 'f1_upstream_window')})   "
           f"ratio {_ratio(o.get('docs_per_s_upstream_window'), u.get('docs_per_s_embed_all'))}")
+    print(f"                         ours with MedCAT's token normaliser (the upstream's; ours "
+          f"is {o.get('normaliser')}) {o.get('docs_per_s_medcat_normaliser', 0):8.2f} "
+          f"({f1(o, 'f1_medcat_normaliser')})   ratio "
+          f"{_ratio(o.get('docs_per_s_medcat_normaliser'), u.get('docs_per_s_embed_all'))}")
     print(f"                         upstream default (dictionary shortcut, no embedding for "
           f"single-candidate matches) {u.get('docs_per_s_default', 0):8.2f} "
           f"({f1(u, 'f1_default')})   ratio "

@@ -3,7 +3,9 @@
 ``build_cat(concepts_csv, trainable=..., config_overrides=...)`` makes a CDB
 from a ``cui,name[,ontologies,name_status]`` CSV, switches the linking config
 to :class:`EmbeddingLinkingConfig` and returns a ``CAT`` whose linker has
-embedded every name. ``build_pack`` also saves it (``make_archive=False``).
+embedded every name; its token normaliser is ``medcat_den_cached_normalizer`` (MedCAT's,
+with the spell checker's work remembered: same output, see cached_normalizer.py).
+``build_pack`` also saves it (``make_archive=False``).
 ``get_linker(cat)`` returns the linker component. No config keys of its own.
 """
 
@@ -14,6 +16,7 @@ from typing import Any
 
 from medcat_den.errors import ConfigError
 from medcat_den.linking.config import (
+    CACHED_NORMALIZER_NAME,
     STATIC_LINKER_NAME,
     TRAINABLE_LINKER_NAME,
     apply_settings,
@@ -34,6 +37,7 @@ def build_cat(concepts_csv: str, trainable: bool = False,
     if not os.path.isfile(concepts_csv):
         raise ConfigError(f"concepts CSV {concepts_csv!r} does not exist")
     config = Config()
+    config.components.token_normalizing.comp_name = CACHED_NORMALIZER_NAME
     cnf = ensure_embedding_config(
         config, TRAINABLE_LINKER_NAME if trainable else STATIC_LINKER_NAME)
     if trainable:

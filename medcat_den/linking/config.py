@@ -84,6 +84,8 @@ from medcat_den.errors import ConfigError
 
 STATIC_LINKER_NAME = "medcat_den_embedding_linker"
 TRAINABLE_LINKER_NAME = "medcat_den_trainable_embedding_linker"
+# the token normaliser of packs made by ``build_cat`` (see cached_normalizer.py)
+CACHED_NORMALIZER_NAME = "medcat_den_cached_normalizer"
 DEFAULT_EMBEDDING_MODEL = "all-MiniLM-L6-v2"
 
 

@@ -1,4 +1,5 @@
-"""Registration of the medcat_den linkers with MedCAT's core-component registry.
+"""Registration of the medcat_den linkers (and the token normaliser of the packs
+``build_cat`` makes) with MedCAT's core-component registry.
 
 Lazy (no torch import until a linker is created). Called when
 ``medcat_den.linking`` is imported and by MedCAT's plugin loader through the
@@ -10,7 +11,11 @@ from __future__ import annotations
 from medcat.components.types import CoreComponentType, lazy_register_core_component
 from medcat.utils.registry import MedCATRegistryException
 
-from medcat_den.linking.config import STATIC_LINKER_NAME, TRAINABLE_LINKER_NAME
+from medcat_den.linking.config import (
+    CACHED_NORMALIZER_NAME,
+    STATIC_LINKER_NAME,
+    TRAINABLE_LINKER_NAME,
+)
 
 _COMPONENTS = {
     STATIC_LINKER_NAME: ("medcat_den.linking.static_linker",
@@ -18,15 +23,21 @@ _COMPONENTS = {
     TRAINABLE_LINKER_NAME: ("medcat_den.linking.trainable_linker",
                             "TrainableEmbeddingLinker.create_new_component"),
 }
+_NORMALIZERS = {
+    CACHED_NORMALIZER_NAME: ("medcat_den.linking.cached_normalizer",
+                             "CachedTokenNormalizer.create_new_component"),
+}
 
 
 def register() -> None:
-    """Register both linkers (idempotent)."""
-    for name, (module, init) in _COMPONENTS.items():
-        try:
-            lazy_register_core_component(CoreComponentType.linking, name, module, init)
-        except (MedCATRegistryException, KeyError):
-            pass  # already registered (MedCAT raises KeyError for a lazy duplicate)
+    """Register both linkers and the normaliser (idempotent)."""
+    for ctype, components in ((CoreComponentType.linking, _COMPONENTS),
+                              (CoreComponentType.token_normalizing, _NORMALIZERS)):
+        for name, (module, init) in components.items():
+            try:
+                lazy_register_core_component(ctype, name, module, init)
+            except (MedCATRegistryException, KeyError):
+                pass  # already registered (MedCAT raises KeyError for a lazy duplicate)
 
 
 register()
