@@ -16,6 +16,7 @@ Config keys used: ``tagger_layers``, ``tagger_hidden``, ``tagger_chunk_tokens``,
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -161,25 +162,61 @@ def balanced_chunk_length(n_tokens: int, max_tokens: int, stride: int, specials:
     return -(-(n_tokens - stride) // chunks) + stride + specials
 
 
+_SPECIALS_AROUND: weakref.WeakKeyDictionary[Any, tuple[list[int], list[int]]] = (
+    weakref.WeakKeyDictionary())
+
+
+def special_tokens_around(tokenizer: Any) -> tuple[list[int], list[int]]:
+    """The special token ids ``tokenizer`` puts before and after a text's tokens."""
+    known = _SPECIALS_AROUND.get(tokenizer)
+    if known is None:
+        enc = tokenizer("a", return_special_tokens_mask=True, verbose=False)
+        mask, ids = enc["special_tokens_mask"], enc["input_ids"]
+        first = mask.index(0)
+        last = len(mask) - 1 - mask[::-1].index(0)
+        known = (ids[:first], ids[last + 1:])
+        _SPECIALS_AROUND[tokenizer] = known
+    return known
+
+
 def chunk_inputs(tokenizer: Any, text: str, max_tokens: int, stride: int
                  ) -> tuple[dict[str, Tensor], list[tuple[int, int]]]:
     """Tokenised chunks of ``text`` and, per chunk, the token rows [lo, hi) it owns.
 
     A text longer than one chunk is split into as few chunks as ``max_tokens`` allows, of
     equal length, so that the last one is not mostly padding (which the encoder would pay
-    for in full)."""
-    n_tokens = len(tokenizer(text, add_special_tokens=False, verbose=False)["input_ids"])
-    length = balanced_chunk_length(n_tokens, max_tokens, stride,
-                                   tokenizer.num_special_tokens_to_add())
-    enc = tokenizer(text, max_length=length, truncation=True, stride=stride,
-                    return_overflowing_tokens=True, return_offsets_mapping=True,
-                    padding=True, return_tensors="pt")
-    n = enc["input_ids"].shape[0]
+    for in full). The text is tokenised once; chunks are cut from its tokens as the
+    tokenizer's own overflow would cut them (chunk ``c`` starts ``c * (room - stride)``
+    tokens in), and each is wrapped in the tokenizer's special tokens."""
+    enc = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True,
+                    verbose=False)
+    ids: list[int] = enc["input_ids"]
+    spans: list[tuple[int, int]] = enc["offset_mapping"]
+    specials = tokenizer.num_special_tokens_to_add()
+    if not 0 <= stride < max_tokens - specials:
+        raise ConfigError(f"tagger_chunk_stride ({stride}) must be at least 0 and smaller than "
+                          f"the text tokens a chunk holds ({max_tokens - specials} = "
+                          f"tagger_chunk_tokens {max_tokens} - {specials} special tokens)")
+    room = balanced_chunk_length(len(ids), max_tokens, stride, specials) - specials
+    starts = [0]
+    while starts[-1] + room < len(ids):
+        starts.append(starts[-1] + room - stride)
+    prefix, suffix = special_tokens_around(tokenizer)
+    width = max(len(prefix) + min(room, len(ids) - a) + len(suffix) for a in starts)
+    n = len(starts)
+    input_ids = torch.full((n, width), int(tokenizer.pad_token_id or 0), dtype=torch.long)
+    attention = torch.zeros(n, width, dtype=torch.long)
+    offsets = torch.zeros(n, width, 2, dtype=torch.long)
     owned: list[tuple[int, int]] = []
     half = stride // 2
-    for c in range(n):
-        special = (enc["offset_mapping"][c, :, 0] == 0) & (enc["offset_mapping"][c, :, 1] == 0)
-        real = (~special & enc["attention_mask"][c].bool()).nonzero().flatten().tolist()
+    for c, a in enumerate(starts):
+        body = ids[a:a + room]
+        row = prefix + body + suffix
+        input_ids[c, :len(row)] = torch.tensor(row)
+        attention[c, :len(row)] = 1
+        if body:
+            offsets[c, len(prefix):len(prefix) + len(body)] = torch.tensor(spans[a:a + room])
+        real = [len(prefix) + i for i, (s, e) in enumerate(spans[a:a + room]) if (s, e) != (0, 0)]
         if not real:
             owned.append((0, 0))
             continue
@@ -189,9 +226,7 @@ def chunk_inputs(tokenizer: Any, text: str, max_tokens: int, stride: int
         if c < n - 1:
             hi -= stride - half
         owned.append((lo, max(lo, hi)))
-    inputs = {"input_ids": enc["input_ids"], "attention_mask": enc["attention_mask"],
-              "offset_mapping": enc["offset_mapping"]}
-    return inputs, owned
+    return {"input_ids": input_ids, "attention_mask": attention, "offset_mapping": offsets}, owned
 
 
 def merge_chunks(hidden: Tensor, last: Tensor, offsets: Tensor,

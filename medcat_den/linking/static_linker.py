@@ -115,6 +115,7 @@ class EmbeddingLinker(AbstractEntityProvidingComponent, AbstractManualSerialisab
             self.index.load(component_folder, cdb)
         self._generator: CandidateGenerator | None = None
         self._gen_names: Tensor | None = None
+        self._bounds_of: tuple[MutableDocument, list[tuple[int, int]]] | None = None
         self.refresh_names()
 
     # ----------------------------------------------------------------- setup
@@ -248,6 +249,13 @@ class EmbeddingLinker(AbstractEntityProvidingComponent, AbstractManualSerialisab
         return self._generator
 
     # ------------------------------------------------------------ inference
+    def token_bounds(self, doc: MutableDocument) -> list[tuple[int, int]]:
+        """Character bounds of ``doc``'s tokens, kept for the last document: tagging,
+        mention encoding and abbreviations all read them (reading MedCAT tokens is slow)."""
+        if self._bounds_of is None or self._bounds_of[0] is not doc:
+            self._bounds_of = (doc, token_bounds(doc))
+        return self._bounds_of[1]
+
     def candidates(self, doc: MutableDocument, ents: list[MutableEntity]) -> list[Mention]:
         mentions = [Mention(e.base.start_index, e.base.end_index, e.base.start_char_index,
                             e.base.end_char_index, KIND_DICT, list(e.link_candidates), e)
@@ -277,7 +285,7 @@ class EmbeddingLinker(AbstractEntityProvidingComponent, AbstractManualSerialisab
         with torch.no_grad():
             probs = torch.softmax(self.tagger(states.states.to(self.context_model.device)
                                               ).float().cpu(), dim=-1)
-        bounds = token_bounds(doc)
+        bounds = self.token_bounds(doc)
         out: dict[tuple[int, int], float] = {}
         for s, e, p in decode(probs, states.offsets, self.cnf.tagger_threshold):
             rng = tokens_for_span(bounds, s, e)
@@ -308,7 +316,7 @@ class EmbeddingLinker(AbstractEntityProvidingComponent, AbstractManualSerialisab
                 continue
             kept.append(m)
         taken = {(m.start_tok, m.end_tok) for m in mentions}
-        bounds = token_bounds(doc)
+        bounds = self.token_bounds(doc)
         kept += [Mention(a, b, bounds[a][0], bounds[b][1], KIND_TAGGED)
                  for a, b, _ in tagged.spans if (a, b) not in taken]
         return kept
@@ -317,7 +325,7 @@ class EmbeddingLinker(AbstractEntityProvidingComponent, AbstractManualSerialisab
                         ) -> tuple[Tensor, Tensor]:
         """(mention-pooled, window-pooled) vectors before projection, float32 on CPU."""
         text = doc.base.text
-        bounds = token_bounds(doc)
+        bounds = self.token_bounds(doc)
         if self.encodes_documents():
             return self.pool_mentions(self.context_model.encode_document(text),
                                       mention_char_spans(bounds, mentions,
@@ -484,7 +492,7 @@ class EmbeddingLinker(AbstractEntityProvidingComponent, AbstractManualSerialisab
         abbrs = find_abbreviations(text, linked)
         if not abbrs:
             return []
-        bounds = token_bounds(doc)
+        bounds = self.token_bounds(doc)
         used = {t for e in ents for t in range(e.base.start_index, e.base.end_index + 1)}
         out: list[MutableEntity] = []
         for abbr, cui in sorted(abbrs.items()):

@@ -48,6 +48,62 @@ def test_chunks_are_balanced_and_own_every_token_once(words: int, tiny_bert_dir:
     assert len(owned) == needed
 
 
+@pytest.mark.parametrize(("max_tokens", "stride"), [(64, 8), (64, 0), (16, 13), (512, 32)])
+def test_chunks_are_the_tokenizers_own_overflow_chunks(max_tokens: int, stride: int,
+                                                        tiny_bert_dir: Path) -> None:
+    """The text is tokenised once and cut into chunks by hand: the same ids, masks and
+    offsets as the tokenizer's overflowing truncation at the balanced length."""
+    from transformers import AutoTokenizer
+
+    from medcat_den.linking.mention_tagger import balanced_chunk_length, chunk_inputs
+
+    tokenizer = AutoTokenizer.from_pretrained(str(tiny_bert_dir))
+    for words in (0, 1, 7, 31, 62, 200):
+        text = " ".join(f"word{i % 37} of-{i}" for i in range(words))
+        n = len(tokenizer(text, add_special_tokens=False)["input_ids"])
+        length = balanced_chunk_length(n, max_tokens, stride, 2)
+        ref = tokenizer(text, max_length=length, truncation=True, stride=stride,
+                        return_overflowing_tokens=True, return_offsets_mapping=True,
+                        padding=True, return_tensors="pt")
+        inputs, owned = chunk_inputs(tokenizer, text, max_tokens, stride)
+        for key in ("input_ids", "attention_mask", "offset_mapping"):
+            assert torch.equal(inputs[key], ref[key]), (words, key)
+        assert len(owned) == ref["input_ids"].shape[0]
+
+
+def test_a_stride_as_long_as_a_chunk_is_a_config_error(tiny_bert_dir: Path) -> None:
+    from transformers import AutoTokenizer
+
+    from medcat_den.linking.mention_tagger import chunk_inputs
+
+    tokenizer = AutoTokenizer.from_pretrained(str(tiny_bert_dir))
+    with pytest.raises(ConfigError, match=r"tagger_chunk_stride \(14\).*14 = tagger_chunk_tokens 16"):
+        chunk_inputs(tokenizer, "a short text", 16, 14)
+
+
+def test_document_states_follow_weight_changes_and_keep_the_training_mode(
+        tiny_bert_dir: Path) -> None:
+    """A document's states are kept until a weight changes; encoding one in training
+    mode runs the encoder without dropout and leaves the mode as it was."""
+    from medcat_den.linking.config import EmbeddingLinkingConfig
+    from medcat_den.linking.context_model import ContextModel
+    from medcat_den.linking.model_ref import ModelRef
+
+    text = "history of acute asthma is known ."
+    cm = ContextModel(ModelRef.from_name(str(tiny_bert_dir)),
+                      EmbeddingLinkingConfig(encoder_dtype="float32"))
+    cm.model.train()
+    first = cm.encode_document(text)
+    assert cm.model.training and cm.model.language_model.training
+    assert cm.encode_document(text) is first  # kept
+    cm._doc_cache = None
+    assert torch.equal(cm.encode_document(text).last, first.last)  # no dropout
+    with torch.no_grad():
+        cm.model.lm_layers()[-1].output.LayerNorm.bias.add_(1.0)
+    changed = cm.encode_document(text)
+    assert changed is not first and not torch.allclose(changed.last, first.last)
+
+
 def _count_passes(monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
     import medcat_den.linking.context_model as cm
 
