@@ -104,7 +104,7 @@ class ContextModel:
         self._doc_cache: tuple[tuple[str, tuple[Any, ...]], DocStates] | None = None
         self._lm_parameters: tuple[Any, tuple[torch.nn.Parameter, ...]] | None = None
 
-    def inference_language_model(self, weights_key: tuple[Any, ...] = ()) -> Any:
+    def inference_language_model(self) -> Any:
         """The encoder used for no-grad encoding: a reduced-precision copy when configured.
 
         Autocast would re-cast every frozen weight on every call (frozen weights are
@@ -117,7 +117,7 @@ class ContextModel:
         if dtype is None:
             self._infer_lm, self._infer_key = None, ()
             return lm
-        key = (dtype, *(weights_key or self._weights_key()))
+        key = (dtype, *self._weights_key())
         if self._infer_lm is None or key != self._infer_key:
             shadow = copy.deepcopy(lm).to(dtype).eval()
             for p in shadow.parameters():
@@ -213,7 +213,7 @@ class ContextModel:
 
         if grad:
             return merged(self.model.language_model(**batch, output_hidden_states=True))
-        lm = self.inference_language_model(key)
+        lm = self.inference_language_model()
         with eval_mode(lm), torch.inference_mode():
             out = merged(lm(**batch, output_hidden_states=True))
         states = DocStates(out.offsets, out.states.cpu(), out.last.cpu())

@@ -17,27 +17,23 @@ from medcat_den.linking.config import (
     TRAINABLE_LINKER_NAME,
 )
 
-_COMPONENTS = {
-    STATIC_LINKER_NAME: ("medcat_den.linking.static_linker",
-                         "EmbeddingLinker.create_new_component"),
-    TRAINABLE_LINKER_NAME: ("medcat_den.linking.trainable_linker",
-                            "TrainableEmbeddingLinker.create_new_component"),
-}
-_NORMALIZERS = {
-    CACHED_NORMALIZER_NAME: ("medcat_den.linking.cached_normalizer",
-                             "CachedTokenNormalizer.create_new_component"),
-}
+_COMPONENTS = [
+    (CoreComponentType.linking, STATIC_LINKER_NAME, "medcat_den.linking.static_linker",
+     "EmbeddingLinker.create_new_component"),
+    (CoreComponentType.linking, TRAINABLE_LINKER_NAME, "medcat_den.linking.trainable_linker",
+     "TrainableEmbeddingLinker.create_new_component"),
+    (CoreComponentType.token_normalizing, CACHED_NORMALIZER_NAME,
+     "medcat_den.linking.cached_normalizer", "CachedTokenNormalizer.create_new_component"),
+]
 
 
 def register() -> None:
     """Register both linkers and the normaliser (idempotent)."""
-    for ctype, components in ((CoreComponentType.linking, _COMPONENTS),
-                              (CoreComponentType.token_normalizing, _NORMALIZERS)):
-        for name, (module, init) in components.items():
-            try:
-                lazy_register_core_component(ctype, name, module, init)
-            except (MedCATRegistryException, KeyError):
-                pass  # already registered (MedCAT raises KeyError for a lazy duplicate)
+    for ctype, name, module, init in _COMPONENTS:
+        try:
+            lazy_register_core_component(ctype, name, module, init)
+        except (MedCATRegistryException, KeyError):
+            pass  # already registered (MedCAT raises KeyError for a lazy duplicate)
 
 
 register()
