@@ -1,4 +1,4 @@
-"""Mention candidates: dictionary (NER) matches, generated n-grams, abbreviations.
+"""Mention candidates: dictionary (NER) matches, generated n-grams, abbreviations, repeats.
 
 ``CandidateGenerator`` proposes spans the dictionary cannot find: n-grams of up
 to ``generator_max_ngram`` tokens that end in a word which ends some concept
@@ -161,3 +161,32 @@ def find_abbreviations(text: str, linked: Sequence[tuple[int, int, str]]
 def abbreviation_occurrences(text: str, abbr: str) -> list[tuple[int, int]]:
     pat = re.compile(r"(?<![\w-])" + re.escape(abbr) + r"(?![\w-])")
     return [(m.start(), m.end()) for m in pat.finditer(text)]
+
+
+def repeated_occurrences(text: str, linked: Sequence[tuple[int, int, str]],
+                         considered: Sequence[tuple[int, int]]
+                         ) -> list[tuple[int, int, str, int]]:
+    """Other occurrences of linked surface forms that no candidate touches.
+
+    ``(start, end, cui, source)`` for each verbatim occurrence (case-sensitive, whole
+    words) of the text of ``linked[source]`` that overlaps none of the ``considered``
+    character spans. An occurrence the linker saw and rejected is never returned: only
+    text that neither the dictionary nor the tagger proposed (a tagger that missed the
+    second "atelosteogenesis type 2" of an abstract whose title it linked). The first
+    source of a surface form wins; forms are taken in ``linked`` order.
+    """
+    out: list[tuple[int, int, str, int]] = []
+    seen_forms: set[str] = set()
+    taken = sorted(considered)
+    for source, (start, end, cui) in enumerate(linked):
+        form = text[start:end]
+        if form in seen_forms or not _WORD.search(form):
+            continue
+        seen_forms.add(form)
+        pat = re.compile(r"(?<![\w-])" + re.escape(form) + r"(?![\w-])")
+        for m in pat.finditer(text):
+            a, b = m.span()
+            if any(a < y and x < b for x, y in taken):
+                continue
+            out.append((a, b, cui, source))
+    return out

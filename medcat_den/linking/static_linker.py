@@ -41,6 +41,7 @@ from medcat_den.linking.candidates import (
     abbreviation_occurrences,
     find_abbreviations,
     mention_char_spans,
+    repeated_occurrences,
     snippet,
     token_bounds,
     tokens_for_span,
@@ -451,7 +452,9 @@ class EmbeddingLinker(AbstractEntityProvidingComponent, AbstractManualSerialisab
             for m, cui, s, p in zip(part, cuis, s1.tolist(), prob.tolist(), strict=True):
                 if cui is not None and p == p:  # NaN marks rejected
                     chosen.append((m, cui, s, p))
-        return self._select(doc, chosen)
+        considered = [(m.start_char, m.end_char) for m in mentions]
+        considered += [(e.base.start_char_index, e.base.end_char_index) for e in ents]
+        return self._select(doc, chosen, considered)
 
     def _entity(self, doc: MutableDocument, m: Mention) -> MutableEntity:
         if m.entity is not None:
@@ -460,8 +463,13 @@ class EmbeddingLinker(AbstractEntityProvidingComponent, AbstractManualSerialisab
         ent.detected_name = ent.base.text.lower().replace(" ", self.config.general.separator)
         return ent
 
-    def _select(self, doc: MutableDocument, chosen: list[tuple[Mention, str, float, float]]
-                ) -> list[MutableEntity]:
+    def _select(self, doc: MutableDocument, chosen: list[tuple[Mention, str, float, float]],
+                considered: Sequence[tuple[int, int]] = ()) -> list[MutableEntity]:
+        """Entities of the accepted candidates: overlaps resolved, repeats of linked
+        surface forms at text no candidate covered (``considered``: every candidate's
+        and NER match's character span) and abbreviations added."""
+        if self.cnf.link_repeated_mentions and chosen:
+            chosen = chosen + self._repeats(doc, chosen, considered)
         nested = bool(self.config.general.show_nested_entities)
         if not nested and self.cnf.overlap_resolution == "score":
             chosen.sort(key=lambda c: (-c[3], -(c[0].end_char - c[0].start_char), c[0].start_char))
@@ -484,6 +492,25 @@ class EmbeddingLinker(AbstractEntityProvidingComponent, AbstractManualSerialisab
         if self.cnf.use_abbreviations:
             ents += self._abbreviations(doc, ents)
         return assign_unique_ids(doc, filter_linked_annotations(doc, ents, nested))
+
+    def _repeats(self, doc: MutableDocument, chosen: list[tuple[Mention, str, float, float]],
+                 considered: Sequence[tuple[int, int]]
+                 ) -> list[tuple[Mention, str, float, float]]:
+        """Accepted-candidate tuples for the other occurrences of each accepted surface
+        form that no candidate covered, with the source's CUI and scores. Before the
+        abbreviations, so that "long form (ABBR)" at a repeat defines ABBR too."""
+        bounds = self.token_bounds(doc)
+        ranked = sorted(chosen, key=lambda c: (-c[3], c[0].start_char))
+        linked = [(m.start_char, m.end_char, cui) for m, cui, _, _ in ranked]
+        taken = list(considered) + [(m.start_char, m.end_char) for m, *_ in chosen]
+        out: list[tuple[Mention, str, float, float]] = []
+        for start, end, cui, source in repeated_occurrences(doc.base.text, linked, taken):
+            rng = tokens_for_span(bounds, start, end)
+            if rng is None or bounds[rng[0]][0] != start or bounds[rng[1]][1] != end:
+                continue
+            _, _, s, p = ranked[source]
+            out.append((Mention(rng[0], rng[1], start, end, KIND_DICT), cui, s, p))
+        return out
 
     def _abbreviations(self, doc: MutableDocument, ents: list[MutableEntity]
                        ) -> list[MutableEntity]:

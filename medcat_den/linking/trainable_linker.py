@@ -678,13 +678,15 @@ class TrainableEmbeddingLinker(EmbeddingLinker):
         for d in tqdm(docs, desc="Encoding calibration documents", leave=False):
             doc = self.ner_doc(d.text)
             mentions = self.candidates(doc, list(doc.ner_ents))
-            encoded.append((d, doc, mentions, *self.encode_mentions(doc, mentions)))
+            considered = [(m.start_char, m.end_char) for m in mentions]
+            considered += [(e.base.start_char_index, e.base.end_char_index) for e in doc.ner_ents]
+            encoded.append((d, doc, mentions, considered, *self.encode_mentions(doc, mentions)))
         gold = [(i, s, e, c) for i, d in enumerate(docs) for s, e, c in d.annotations]
         best_t, best_f = self.cnf.rejection_threshold, -1.0
         for t in REJECTION_THRESHOLDS:
             self.cnf.rejection_threshold = t
             pred: list[Span] = []
-            for i, (d, doc, mentions, m, w) in enumerate(encoded):
+            for i, (d, doc, mentions, considered, m, w) in enumerate(encoded):
                 if not mentions:
                     continue
                 cuis, s1, prob = self.decide(d.text, mentions, m, w)
@@ -692,7 +694,7 @@ class TrainableEmbeddingLinker(EmbeddingLinker):
                           zip(mentions, cuis, s1.tolist(), prob.tolist(), strict=True)
                           if c is not None and p == p]
                 pred += [(i, e.base.start_char_index, e.base.end_char_index, e.cui)
-                         for e in self._select(doc, chosen)]
+                         for e in self._select(doc, chosen, considered)]
             f = span_metrics(gold, pred)["f1"]
             logger.info("rejection threshold %.3f: strict F1 %.4f", t, f)
             if f > best_f:
