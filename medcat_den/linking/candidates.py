@@ -166,21 +166,23 @@ def abbreviation_occurrences(text: str, abbr: str) -> list[tuple[int, int]]:
 def repeated_occurrences(text: str, linked: Sequence[tuple[int, int, str]],
                          considered: Sequence[tuple[int, int]]
                          ) -> list[tuple[int, int, str, int]]:
-    """Other occurrences of linked surface forms that no candidate touches.
+    """Other occurrences of linked multi-word surface forms that no candidate touches.
 
     ``(start, end, cui, source)`` for each verbatim occurrence (case-sensitive, whole
     words) of the text of ``linked[source]`` that overlaps none of the ``considered``
     character spans. An occurrence the linker saw and rejected is never returned: only
     text that neither the dictionary nor the tagger proposed (a tagger that missed the
-    second "atelosteogenesis type 2" of an abstract whose title it linked). The first
-    source of a surface form wins; forms are taken in ``linked`` order.
+    second "atelosteogenesis type 2" of an abstract whose title it linked). Single-word
+    forms are left alone: a symbol such as "BRCA2" or "C6" linked once usually names the
+    gene or protein at its other occurrences. The first source of a surface form wins;
+    forms are taken in ``linked`` order.
     """
     out: list[tuple[int, int, str, int]] = []
     seen_forms: set[str] = set()
     taken = sorted(considered)
     for source, (start, end, cui) in enumerate(linked):
         form = text[start:end]
-        if form in seen_forms or not _WORD.search(form):
+        if form in seen_forms or len(form.split()) < 2:
             continue
         seen_forms.add(form)
         pat = re.compile(r"(?<![\w-])" + re.escape(form) + r"(?![\w-])")

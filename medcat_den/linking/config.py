@@ -71,10 +71,10 @@ Config keys (all have defaults; none is hard-coded elsewhere):
   mention's contrastive positives, so the heads learn from mentions the dictionary misses, as
   in new text. Off for exports with fewer than ``folds * min_docs_per_fold`` documents.
 - ``use_abbreviations``: link "long form (ABBR)" abbreviations doc-wide.
-- ``link_repeated_mentions``: a surface form linked in a document is linked, with the same
-  CUI, at its other verbatim occurrences in that document that no candidate covered (the
-  dictionary did not match them and the tagger did not tag them); an occurrence the linker
-  considered and rejected stays rejected. On NCBI devel: +0.005 F1 (docs/linker.md).
+- ``link_repeated_mentions``: a surface form of two or more words linked in a document is
+  linked, with the same CUI, at its other verbatim occurrences in that document that no
+  candidate covered (the dictionary did not match them and the tagger did not tag them); an
+  occurrence the linker considered and rejected stays rejected (ADR 0310).
 - ``overlap_resolution``: ``score`` or ``longest`` (when nested ents are hidden).
 """
 

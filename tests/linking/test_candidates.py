@@ -55,6 +55,8 @@ def test_repeated_occurrences_skip_what_a_candidate_covered() -> None:
     # the first source of a surface form wins
     two = repeated_occurrences("ab cd . ab cd", [(0, 5, "X"), (8, 13, "Y")], [(0, 5)])
     assert two == [(8, 13, "X", 0)]
+    # a single word (a gene symbol linked once) is not repeated
+    assert repeated_occurrences("BRCA2 carriers . BRCA2 gene", [(0, 5, "G")], [(0, 5)]) == []
 
 
 def test_linked_surface_forms_are_linked_where_no_candidate_saw_them(
@@ -75,6 +77,8 @@ def test_linked_surface_forms_are_linked_where_no_candidate_saw_them(
         if keep_first_only:  # as if only the first occurrence had been proposed
             ents = [e for e in ents if e.base.start_char_index < 25]
         out = linker.predict_entities(doc, ents)
+        ids = [e.id for e in out]
+        assert len(set(ids)) == len(ids)  # entities the linker made get ids of their own
         return sorted((text[e.base.start_char_index:e.base.end_char_index], str(e.cui))
                       for e in out)
 
