@@ -158,9 +158,25 @@ def find_abbreviations(text: str, linked: Sequence[tuple[int, int, str]]
     return out
 
 
-def abbreviation_occurrences(text: str, abbr: str) -> list[tuple[int, int]]:
-    pat = re.compile(r"(?<![\w-])" + re.escape(abbr) + r"(?![\w-])")
+def verbatim_occurrences(text: str, form: str) -> list[tuple[int, int]]:
+    """Character spans of ``form`` in ``text``, case-sensitive, not inside a longer word."""
+    pat = re.compile(r"(?<![\w-])" + re.escape(form) + r"(?![\w-])")
     return [(m.start(), m.end()) for m in pat.finditer(text)]
+
+
+def exact_token_range(bounds: Sequence[tuple[int, int]], start: int, end: int
+                      ) -> tuple[int, int] | None:
+    """Inclusive token range whose tokens cover exactly [start, end), else None."""
+    rng = tokens_for_span(bounds, start, end)
+    if rng is None or bounds[rng[0]][0] != start or bounds[rng[1]][1] != end:
+        return None
+    return rng
+
+
+def covered_spans(mentions: Sequence[Mention], ents: Sequence[Any]) -> list[tuple[int, int]]:
+    """Character spans of every candidate and NER match: the text the linker considered."""
+    return ([(m.start_char, m.end_char) for m in mentions]
+            + [(e.base.start_char_index, e.base.end_char_index) for e in ents])
 
 
 def repeated_occurrences(text: str, linked: Sequence[tuple[int, int, str]],
@@ -179,16 +195,11 @@ def repeated_occurrences(text: str, linked: Sequence[tuple[int, int, str]],
     """
     out: list[tuple[int, int, str, int]] = []
     seen_forms: set[str] = set()
-    taken = sorted(considered)
     for source, (start, end, cui) in enumerate(linked):
         form = text[start:end]
         if form in seen_forms or len(form.split()) < 2:
             continue
         seen_forms.add(form)
-        pat = re.compile(r"(?<![\w-])" + re.escape(form) + r"(?![\w-])")
-        for m in pat.finditer(text):
-            a, b = m.span()
-            if any(a < y and x < b for x, y in taken):
-                continue
-            out.append((a, b, cui, source))
+        out += [(a, b, cui, source) for a, b in verbatim_occurrences(text, form)
+                if not any(a < y and x < b for x, y in considered)]
     return out

@@ -38,13 +38,15 @@ from medcat_den.linking.candidates import (
     KIND_TAGGED,
     CandidateGenerator,
     Mention,
-    abbreviation_occurrences,
+    covered_spans,
+    exact_token_range,
     find_abbreviations,
     mention_char_spans,
     repeated_occurrences,
     snippet,
     token_bounds,
     tokens_for_span,
+    verbatim_occurrences,
 )
 from medcat_den.linking.config import (
     STATIC_LINKER_NAME,
@@ -452,9 +454,7 @@ class EmbeddingLinker(AbstractEntityProvidingComponent, AbstractManualSerialisab
             for m, cui, s, p in zip(part, cuis, s1.tolist(), prob.tolist(), strict=True):
                 if cui is not None and p == p:  # NaN marks rejected
                     chosen.append((m, cui, s, p))
-        considered = [(m.start_char, m.end_char) for m in mentions]
-        considered += [(e.base.start_char_index, e.base.end_char_index) for e in ents]
-        return self._select(doc, chosen, considered)
+        return self._select(doc, chosen, covered_spans(mentions, ents))
 
     def _entity(self, doc: MutableDocument, m: Mention) -> MutableEntity:
         if m.entity is not None:
@@ -464,7 +464,7 @@ class EmbeddingLinker(AbstractEntityProvidingComponent, AbstractManualSerialisab
         return ent
 
     def _select(self, doc: MutableDocument, chosen: list[tuple[Mention, str, float, float]],
-                considered: Sequence[tuple[int, int]] = ()) -> list[MutableEntity]:
+                considered: Sequence[tuple[int, int]]) -> list[MutableEntity]:
         """Entities of the accepted candidates: overlaps resolved, repeats of linked
         surface forms at text no candidate covered (``considered``: every candidate's
         and NER match's character span) and abbreviations added."""
@@ -502,11 +502,10 @@ class EmbeddingLinker(AbstractEntityProvidingComponent, AbstractManualSerialisab
         bounds = self.token_bounds(doc)
         ranked = sorted(chosen, key=lambda c: (-c[3], c[0].start_char))
         linked = [(m.start_char, m.end_char, cui) for m, cui, _, _ in ranked]
-        taken = list(considered) + [(m.start_char, m.end_char) for m, *_ in chosen]
         out: list[tuple[Mention, str, float, float]] = []
-        for start, end, cui, source in repeated_occurrences(doc.base.text, linked, taken):
-            rng = tokens_for_span(bounds, start, end)
-            if rng is None or bounds[rng[0]][0] != start or bounds[rng[1]][1] != end:
+        for start, end, cui, source in repeated_occurrences(doc.base.text, linked, considered):
+            rng = exact_token_range(bounds, start, end)
+            if rng is None:
                 continue
             _, _, s, p = ranked[source]
             out.append((Mention(rng[0], rng[1], start, end, KIND_DICT), cui, s, p))
@@ -525,9 +524,9 @@ class EmbeddingLinker(AbstractEntityProvidingComponent, AbstractManualSerialisab
         for abbr, cui in sorted(abbrs.items()):
             if not self.cnf.filters.check_filters(cui):
                 continue
-            for start, end in abbreviation_occurrences(text, abbr):
-                rng = tokens_for_span(bounds, start, end)
-                if rng is None or bounds[rng[0]][0] != start or bounds[rng[1]][1] != end:
+            for start, end in verbatim_occurrences(text, abbr):
+                rng = exact_token_range(bounds, start, end)
+                if rng is None:
                     continue
                 toks = set(range(rng[0], rng[1] + 1))
                 if toks & used:

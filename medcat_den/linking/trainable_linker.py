@@ -50,6 +50,7 @@ from medcat_den.linking.candidates import (
     KIND_GOLD,
     KIND_TAGGED,
     Mention,
+    covered_spans,
     mention_char_spans,
     snippet,
     token_bounds,
@@ -678,9 +679,8 @@ class TrainableEmbeddingLinker(EmbeddingLinker):
         for d in tqdm(docs, desc="Encoding calibration documents", leave=False):
             doc = self.ner_doc(d.text)
             mentions = self.candidates(doc, list(doc.ner_ents))
-            considered = [(m.start_char, m.end_char) for m in mentions]
-            considered += [(e.base.start_char_index, e.base.end_char_index) for e in doc.ner_ents]
-            encoded.append((d, doc, mentions, considered, *self.encode_mentions(doc, mentions)))
+            encoded.append((d, doc, mentions, covered_spans(mentions, list(doc.ner_ents)),
+                            *self.encode_mentions(doc, mentions)))
         gold = [(i, s, e, c) for i, d in enumerate(docs) for s, e, c in d.annotations]
         best_t, best_f = self.cnf.rejection_threshold, -1.0
         for t in REJECTION_THRESHOLDS:
