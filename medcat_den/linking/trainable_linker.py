@@ -13,7 +13,7 @@ rejection head, trained with
 
 With a frozen LM, mention and name encodings are computed once and cached, so
 an epoch only runs the projection and the head. Training is deterministic for
-a given ``seed`` and runs in float32 (no autocast), on CPU or GPU.
+a given ``seed``, in every process alike, and runs in float32 (no autocast), on CPU or GPU.
 
 Entry points: :meth:`fit`, the MedCAT hook ``train_supervised_batch`` (used by
 ``cat.trainer.train_supervised_raw``; examples accumulate across documents up
@@ -105,6 +105,17 @@ class LinkBatch:
     rows: Tensor
     examples: list[LinkExample]
     tags: list[TagExample] = field(default_factory=list)
+
+
+def target_logits(queries: Tensor, targets: Tensor, picks: Tensor) -> Tensor:
+    """(b, k) dot products ``queries[r] . targets[picks[r, j]]``.
+
+    Scored against every distinct target, then picked per row: the backward pass is two
+    matmuls. Gathering the rows of ``targets`` first (one target recurs in many rows) made
+    it an accumulating index_put whose float sums, on several threads, came out different
+    in each process: a training run could not be repeated (devel F1 0.750-0.756 for one
+    command)."""
+    return (queries @ targets.T).gather(1, picks)
 
 
 def _epoch_losses(history: list[dict[str, Any]], epochs: int) -> list[float]:
@@ -492,7 +503,7 @@ class TrainableEmbeddingLinker(EmbeddingLinker):
             tv = self.context_model.model.project(self._name_vectors()[uniq].to(dev))
         else:
             tv = idx.embeddings[uniq].float().to(dev)
-        logits = torch.einsum("bd,bkd->bk", q, tv[inv.to(dev)]) / self.cnf.temperature
+        logits = target_logits(q, tv, inv.to(dev)) / self.cnf.temperature
         logits = logits.masked_fill(~valid.to(dev), float("-inf"))
         return F.cross_entropy(logits, torch.zeros(len(rows), dtype=torch.long, device=dev))
 

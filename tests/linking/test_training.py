@@ -182,6 +182,38 @@ def test_training_is_deterministic(trainable_pack: Path, toy_train: dict[str, An
     assert hashes[0] == hashes[1]
 
 
+_GRADIENT_DIGESTS = """
+import hashlib, sys, torch
+from medcat_den.linking.trainable_linker import target_logits
+torch.set_num_threads(2)
+torch.manual_seed(0)
+# a training batch's shapes: 64 mentions, 81 targets each, drawn from 600 names, 384 dims
+queries = torch.randn(64, 384, requires_grad=True)
+targets = torch.randn(600, 384, requires_grad=True)
+picks = torch.randint(0, 600, (64, 81))
+target_logits(queries, targets, picks).logsumexp(-1).sum().backward()
+print(" ".join(hashlib.sha256(t.grad.numpy().tobytes()).hexdigest()
+               for t in (queries, targets)))
+"""
+
+
+def test_contrastive_gradients_repeat_in_every_process() -> None:
+    """The contrastive loss's gradients are bit-identical in separate processes (different
+    hash seeds), so one training command gives one model. Gathering the target rows first
+    (``torch.einsum("bd,bkd->bk", q, targets[picks])``) fails this on two threads: its
+    accumulating backward summed in a different order in each process."""
+    import subprocess
+    import sys
+
+    digests = set()
+    for hash_seed in ("1", "2", "3"):
+        env = {**os.environ, "PYTHONHASHSEED": hash_seed}
+        out = subprocess.run([sys.executable, "-c", _GRADIENT_DIGESTS], env=env, check=True,
+                             capture_output=True, text=True, timeout=120)
+        digests.add(out.stdout.strip())
+    assert len(digests) == 1, digests
+
+
 def test_fit_is_the_trainer_loop(trainable_pack: Path, toy_train: dict[str, Any]) -> None:
     """``fit`` and ``Trainer`` over ``as_trainable()`` (the jobs' / caikit's / Ray's path)
     with the same settings end in the same weights: there is one training loop."""
