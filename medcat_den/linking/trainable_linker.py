@@ -13,7 +13,8 @@ rejection head, trained with
 
 With a frozen LM, mention and name encodings are computed once and cached, so
 an epoch only runs the projection and the head. Training is deterministic for
-a given ``seed``, in every process alike, and runs in float32 (no autocast), on CPU or GPU.
+a given ``seed``, in every process alike (on one machine and thread count), and
+runs in float32 (no autocast), on CPU or GPU.
 
 Entry points: :meth:`fit`, the MedCAT hook ``train_supervised_batch`` (used by
 ``cat.trainer.train_supervised_raw``; examples accumulate across documents up
