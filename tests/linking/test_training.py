@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -183,7 +185,7 @@ def test_training_is_deterministic(trainable_pack: Path, toy_train: dict[str, An
 
 
 _GRADIENT_DIGESTS = """
-import hashlib, sys, torch
+import hashlib, torch
 from medcat_den.linking.trainable_linker import target_logits
 torch.set_num_threads(2)
 torch.manual_seed(0)
@@ -202,9 +204,6 @@ def test_contrastive_gradients_repeat_in_every_process() -> None:
     hash seeds), so one training command gives one model. Gathering the target rows first
     (``torch.einsum("bd,bkd->bk", q, targets[picks])``) fails this on two threads: its
     accumulating backward summed in a different order in each process."""
-    import subprocess
-    import sys
-
     digests = set()
     for hash_seed in ("1", "2", "3"):
         env = {**os.environ, "PYTHONHASHSEED": hash_seed}
